@@ -1,0 +1,66 @@
+// The validated, defaulted topology every component reads (supervisor, gateway, monitor, lab).
+// The YAML form is documented in docs/topology.md; loader.ts turns a file into this shape.
+
+export type ServiceKind = 'http' | 'grpc';
+export type ServiceRole = 'command' | 'query' | 'worker';
+export type BalancePolicy = 'primary-backup' | 'round-robin' | 'least-outstanding';
+
+export type Redundancy =
+  | { type: 'none' }
+  | { type: 'active'; policy: BalancePolicy }
+  | { type: 'passive'; spares: number; mode: 'cold' | 'warm' };
+
+export interface ServiceSpec {
+  /** `<domain>-<role>`, e.g. users-commands. Instances are `<name>-<n>` from 1. */
+  name: string;
+  /** Which program the instances run (a key of src/services/programs.ts); defaults to the name. */
+  program: string;
+  kind: ServiceKind;
+  role: ServiceRole;
+  instances: number;
+  redundancy: Redundancy;
+  /** Extra environment for the instances. */
+  env: Record<string, string>;
+}
+
+export interface RouteSpec {
+  /** Path prefix matched on segment boundaries: /api-queries/users matches /api-queries/users/7. */
+  prefix: string;
+  service: string;
+  /** Replaces the matched prefix before forwarding; default: the path is forwarded unchanged. */
+  rewrite: string | undefined;
+  /** Safe to retry on another instance (GET/HEAD always are). */
+  idempotent: boolean;
+  storeAndForward: boolean;
+  /** Overall deadline for the request at the gateway. */
+  timeoutMs: number;
+}
+
+export interface GatewaySpec {
+  host: string;
+  port: number;
+  /** Largest request body the gateway forwards. */
+  bodyLimitBytes: number;
+}
+
+export interface MonitorSpec {
+  intervalMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+  successThreshold: number;
+}
+
+export interface Topology {
+  /** The file it was read from, for messages; undefined for an in-memory topology. */
+  file: string | undefined;
+  /** Store URL: sqlite:<dir> or postgres://... */
+  store: string;
+  /** Bus URL: sqlite:<file> or redis://... */
+  bus: string;
+  gateway: GatewaySpec;
+  monitor: MonitorSpec;
+  /** In declaration order. */
+  services: ServiceSpec[];
+  /** In declaration order; the gateway matches the longest prefix. */
+  routes: RouteSpec[];
+}
