@@ -1,0 +1,67 @@
+// `archlab run <program>`: one role as its own process (what the supervisor spawns, and what a
+// container runs in a distributed deployment).
+import path from 'node:path';
+import { AppError } from '../../kit/errors.ts';
+import { createLogger } from '../../kit/logger.ts';
+import { installShutdown } from '../../kit/shutdown.ts';
+import { programs } from '../../services/programs.ts';
+import { loadTopology } from '../../topology/loader.ts';
+import type { ServiceSpec } from '../../topology/types.ts';
+import { CliErrors, DEFAULT_DATA_DIR, parsePort, resolveTopologyFile, usage } from '../args.ts';
+
+export interface RunOptions {
+  program: string | undefined;
+  instance?: string | undefined;
+  port?: string | undefined;
+  host?: string | undefined;
+  data?: string | undefined;
+  topology?: string | undefined;
+}
+
+const GATEWAY_SPEC: ServiceSpec = {
+  name: 'gateway',
+  program: 'gateway',
+  kind: 'http',
+  role: 'worker',
+  instances: 1,
+  redundancy: { type: 'none' },
+  env: {},
+};
+
+export async function run(options: RunOptions): Promise<void> {
+  const name = options.program;
+  const load = name === undefined ? undefined : programs[name];
+  if (name === undefined || load === undefined) {
+    throw usage(`archlab run needs a program: ${Object.keys(programs).join(', ')}`);
+  }
+  const dataDir = path.resolve(options.data ?? DEFAULT_DATA_DIR);
+  const topology = await loadTopology(resolveTopologyFile(options.topology), { dataDir });
+  const service =
+    name === 'gateway' ? GATEWAY_SPEC : topology.services.find((s) => s.program === name || s.name === name);
+  if (service === undefined) {
+    throw new AppError(400, CliErrors.USAGE, `the topology declares no service running ${name}`);
+  }
+  const instance = options.instance ?? `${service.name}-1`;
+  const log = createLogger({ bindings: { instance, service: service.name, role: service.role } });
+  const shutdown = installShutdown(log);
+  try {
+    const program = await load();
+    const started = await program({
+      service,
+      instance,
+      host: options.host ?? (name === 'gateway' ? topology.gateway.host : '127.0.0.1'),
+      port: parsePort(options.port) ?? (name === 'gateway' ? topology.gateway.port : 0),
+      topology,
+      dataDir,
+      log,
+      adminToken: process.env.ARCHLAB_ADMIN_TOKEN || undefined,
+      shutdown,
+    });
+    log.info({ url: started.url, pid: process.pid }, 'listening');
+    process.send?.({ type: 'listening', url: started.url });
+  } catch (error) {
+    log.error({ err: error }, 'failed to start');
+    process.send?.({ type: 'failed', message: String((error as Error).message) });
+    await shutdown.run('start failed', 1);
+  }
+}

@@ -1,0 +1,39 @@
+// `archlab up`: start the whole system from the topology and keep it running until Ctrl-C.
+import path from 'node:path';
+import { createLogger } from '../../kit/logger.ts';
+import { startSupervisor } from '../../supervisor/supervisor.ts';
+import { loadTopology } from '../../topology/loader.ts';
+import { DEFAULT_DATA_DIR, parsePort, resolveTopologyFile } from '../args.ts';
+
+export interface UpOptions {
+  topology?: string | undefined;
+  data?: string | undefined;
+  port?: string | undefined;
+}
+
+export async function up(options: UpOptions): Promise<void> {
+  const dataDir = path.resolve(options.data ?? DEFAULT_DATA_DIR);
+  const topologyFile = resolveTopologyFile(options.topology);
+  const topology = await loadTopology(topologyFile, { dataDir });
+  const gatewayPort = parsePort(options.port);
+  const log = createLogger({ bindings: { instance: 'supervisor', service: 'supervisor' } });
+  log.info({ topology: topologyFile, dataDir, store: topology.store, bus: topology.bus }, 'starting');
+
+  const supervisor = await startSupervisor({ topology, topologyFile, dataDir, log, gatewayPort });
+  const instances = supervisor.instances();
+  log.info(
+    { gateway: supervisor.gatewayUrl, instances: instances.map((i) => `${i.name} pid ${i.pid} ${i.url}`) },
+    `archlab is up: gateway ${supervisor.gatewayUrl}, ${instances.length} processes, logs in ${path.join(dataDir, 'logs')}; Ctrl-C stops`,
+  );
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'stopping');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      supervisor.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// archlab command line. The only file that decides the exit code: 0 ok, 1 failure, 2 bad usage or
+// a bad file. Commands are loaded lazily so --help loads nothing heavy.
+import { parseArgs } from 'node:util';
+
+const HELP = `archlab — a microservices system and availability lab
+
+Usage: archlab <command> [options]
+
+Commands:
+  up                 start every process of the topology; Ctrl-C stops them all
+    --topology FILE    topology file (default ./archlab.yaml, else the bundled one)
+    --data DIR         data directory: stores, bus, logs, run.json (default ./data)
+    --port N           gateway port (default: the topology's, 8080)
+  run <program>      run one program as this process (what 'up' spawns)
+    --instance NAME    instance name (default <service>-1)
+    --port N --host H --data DIR --topology FILE
+
+Options:
+  -h, --help         this text
+`;
+
+const USAGE_CODES = new Set(['usage', 'config_invalid', 'already_running']);
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      topology: { type: 'string' },
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      instance: { type: 'string' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'up':
+      await (await import('./commands/up.ts')).up(values);
+      return 0;
+    case 'run':
+      await (await import('./commands/run.ts')).run({ ...values, program: rest[0] });
+      return 0;
+    default:
+      process.stderr.write(`archlab: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const { code, message } = error as { code?: string; message?: string };
+    process.stderr.write(`archlab: ${message ?? String(error)}\n`);
+    process.exitCode = code !== undefined && (USAGE_CODES.has(code) || code.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
+  },
+);

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RouteSpec } from '../topology/types.ts';
+import { createRouter } from './routes.ts';
+
+const route = (prefix: string, service: string, rewrite?: string): RouteSpec => ({
+  prefix,
+  service,
+  rewrite,
+  idempotent: false,
+  storeAndForward: false,
+  timeoutMs: 1000,
+});
+
+test('longest prefix wins, on segment boundaries only', () => {
+  const match = createRouter([route('/api', 'a'), route('/api/users', 'b'), route('/', 'root')]);
+  assert.equal(match('/api/users/7?x=1')?.route.service, 'b');
+  assert.equal(match('/api/users')?.route.service, 'b');
+  assert.equal(match('/api/usersX')?.route.service, 'a');
+  assert.equal(match('/apix')?.route.service, 'root');
+  assert.equal(match('/api/users/7?x=1')?.upstreamPath, '/api/users/7?x=1');
+});
+
+test('no match without a catch-all', () => {
+  const match = createRouter([route('/api-commands/users', 'users-commands')]);
+  assert.equal(match('/api-commands/user'), undefined);
+  assert.equal(match('/'), undefined);
+});
+
+test('rewrite replaces the prefix and keeps the rest and the query', () => {
+  const match = createRouter([route('/api/ventas', 'sales', '/ventas'), route('/calc', 'calc', '/')]);
+  assert.equal(match('/api/ventas/3?minSeq=2')?.upstreamPath, '/ventas/3?minSeq=2');
+  assert.equal(match('/api/ventas')?.upstreamPath, '/ventas');
+  assert.equal(match('/calc/add/1/2')?.upstreamPath, '/add/1/2');
+  assert.equal(match('/calc')?.upstreamPath, '/');
+});

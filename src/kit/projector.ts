@@ -1,0 +1,102 @@
+// Read-model projector for query services: follows one bus stream and applies each event to the
+// service's own store. The event's effect and the new position commit in the same transaction, so a
+// crash or a redelivered batch can never apply an event twice or skip one (effectively once on top of
+// the bus's at-least-once). Readiness: ready once the read model has reached the stream head seen at
+// start, so a fresh or restarted replica does not serve from an empty or stale model.
+import type { Bus, StreamEvent, Subscription } from '../bus/bus.ts';
+import type { Migration, Queryable, Store } from '../store/store.ts';
+import type { Logger } from './logger.ts';
+
+export const projectorMigrations: readonly Migration[] = [
+  {
+    id: '000-projection-positions',
+    sql: `-- Projection positions: the last stream seq applied to this read model, per projection.
+CREATE TABLE projection_positions (name TEXT PRIMARY KEY, seq BIGINT NOT NULL);`,
+  },
+];
+
+export interface ProjectorOptions {
+  /** Names the position row; one store can hold several projections. */
+  name: string;
+  stream: string;
+  bus: Bus;
+  store: Store;
+  log: Logger;
+  apply: (tx: Queryable, event: StreamEvent) => Promise<void>;
+  batchSize?: number;
+}
+
+export interface Projector {
+  /** The last seq applied. */
+  position(): number;
+  /** True once the model reached the stream head seen at start. */
+  ready(): boolean;
+  /** Resolves true once position() >= seq, false when timeoutMs passes first. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function startProjector(options: ProjectorOptions): Promise<Projector> {
+  const { name, stream, bus, store, log, apply } = options;
+  const [row] = await store.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [name]);
+  let position = row?.seq ?? 0;
+  const startHead = await bus.head(stream);
+  let ready = position >= startHead;
+  const waiters = new Set<{ seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout }>();
+  log.info({ projection: name, stream, position, head: startHead }, ready ? 'read model current' : 'read model catching up');
+
+  async function applyBatch(events: StreamEvent[]) {
+    const fresh = events.filter((event) => event.seq > position);
+    if (fresh.length === 0) return;
+    const last = fresh.at(-1)!.seq;
+    await store.transaction(async (tx) => {
+      for (const event of fresh) await apply(tx, event);
+      await tx.execute(
+        `INSERT INTO projection_positions (name, seq) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`,
+        [name, last],
+      );
+    });
+    position = last;
+    if (!ready && position >= startHead) {
+      ready = true;
+      log.info({ projection: name, position }, 'read model caught up');
+    }
+    for (const waiter of waiters) {
+      if (position >= waiter.seq) {
+        clearTimeout(waiter.timer);
+        waiters.delete(waiter);
+        waiter.resolve(true);
+      }
+    }
+  }
+
+  const subscription: Subscription = bus.subscribe(stream, { after: position, batchSize: options.batchSize }, applyBatch);
+
+  return {
+    position: () => position,
+    ready: () => ready,
+    waitFor(seq, timeoutMs) {
+      if (position >= seq) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const waiter = {
+          seq,
+          resolve,
+          timer: setTimeout(() => {
+            waiters.delete(waiter);
+            resolve(false);
+          }, timeoutMs),
+        };
+        waiters.add(waiter);
+      });
+    },
+    async close() {
+      await subscription.close();
+      for (const waiter of waiters) {
+        clearTimeout(waiter.timer);
+        waiter.resolve(false);
+      }
+      waiters.clear();
+    },
+  };
+}

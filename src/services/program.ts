@@ -1,0 +1,46 @@
+// What every service program receives from `archlab run <program>`, and the helpers they share for
+// opening their store and bus. Programs register their closers on ctx.shutdown (reverse order on exit).
+import { createBus } from '../bus/create-bus.ts';
+import type { Bus } from '../bus/bus.ts';
+import type { Logger } from '../kit/logger.ts';
+import type { Shutdown } from '../kit/shutdown.ts';
+import { createStore } from '../store/create-store.ts';
+import type { Migration, Store } from '../store/store.ts';
+import type { ServiceSpec, Topology } from '../topology/types.ts';
+
+export interface ProgramContext {
+  service: ServiceSpec;
+  /** `<service>-<n>` or `<service>-spare-<n>`. */
+  instance: string;
+  host: string;
+  port: number;
+  topology: Topology;
+  /** Where this system keeps its files (stores, bus, logs, placement.json). */
+  dataDir: string;
+  log: Logger;
+  adminToken: string | undefined;
+  shutdown: Shutdown;
+}
+
+export interface RunningProgram {
+  url: string;
+}
+
+export type Program = (ctx: ProgramContext) => Promise<RunningProgram>;
+
+/** Opens (and migrates) the store namespace `name` and closes it on shutdown. */
+export async function openStore(ctx: ProgramContext, name: string, migrations: readonly Migration[]): Promise<Store> {
+  const store = await createStore(ctx.topology.store, { name });
+  ctx.shutdown.add(`store ${name}`, () => store.close());
+  const applied = await store.migrate(migrations);
+  ctx.log.info({ store: name, dialect: store.dialect, applied }, 'store open');
+  return store;
+}
+
+export async function openBus(ctx: ProgramContext): Promise<Bus> {
+  const bus = await createBus(ctx.topology.bus, {
+    onError: (error: unknown) => ctx.log.error({ err: error }, 'bus subscription error; retrying'),
+  });
+  ctx.shutdown.add('bus', () => bus.close());
+  return bus;
+}

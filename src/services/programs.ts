@@ -1,0 +1,8 @@
+// Every program `archlab run <program>` can start, loaded lazily so one process loads only its own.
+import type { Program } from './program.ts';
+
+export const programs: Record<string, () => Promise<Program>> = {
+  gateway: async () => (await import('../gateway/main.ts')).gatewayProgram,
+  'users-commands': async () => (await import('./users/main.ts')).usersCommands,
+  'users-queries': async () => (await import('./users/main.ts')).usersQueries,
+};

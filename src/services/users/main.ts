@@ -1,0 +1,73 @@
+// The two users programs: `users-commands` (write model + outbox relay) and `users-queries` (read
+// model projected from the users stream). Each runs as its own process.
+import { createService } from '../../kit/service.ts';
+import { projectorMigrations, startProjector } from '../../kit/projector.ts';
+import { loadMigrations } from '../../store/migrations.ts';
+import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
+import { openBus, openStore, type Program } from '../program.ts';
+import { USERS_STREAM } from './events.ts';
+import { applyUserEvent } from './projection.ts';
+import { commandRoutes, queryRoutes } from './routes.ts';
+
+const commandMigrations = loadMigrations(new URL('./migrations/commands/', import.meta.url));
+const queryMigrations = loadMigrations(new URL('./migrations/queries/', import.meta.url));
+
+export const usersCommands: Program = async (ctx) => {
+  const store = await openStore(ctx, ctx.service.name, [...outboxMigrations, ...commandMigrations]);
+  const bus = await openBus(ctx);
+  const service = createService({
+    service: ctx.service.name,
+    instance: ctx.instance,
+    role: ctx.service.role,
+    log: ctx.log,
+    host: ctx.host,
+    port: ctx.port,
+    bodyLimitBytes: ctx.topology.gateway.bodyLimitBytes,
+    adminToken: ctx.adminToken,
+  });
+  // Fault switches (PUT /_admin/faults/<name>): relay.paused holds events in the outbox;
+  // relay.crash-after-append kills the process between the bus append and the outbox update.
+  const relay = startOutboxRelay({
+    store,
+    bus,
+    log: ctx.log,
+    hooks: {
+      paused: () => service.faults.isOn('relay.paused'),
+      afterAppend: () => {
+        if (service.faults.isOn('relay.crash-after-append')) process.kill(process.pid, 'SIGKILL');
+      },
+    },
+  });
+  ctx.shutdown.add('outbox relay', () => relay.close());
+  commandRoutes(service.app, { store, instance: ctx.instance, committed: relay.notify });
+  ctx.shutdown.add('http', () => service.close());
+  return { url: await service.listen() };
+};
+
+export const usersQueries: Program = async (ctx) => {
+  // Each query instance owns its read model (store named after the instance), so replicas never share one.
+  const store = await openStore(ctx, ctx.instance, [...projectorMigrations, ...queryMigrations]);
+  const bus = await openBus(ctx);
+  const projector = await startProjector({
+    name: 'users',
+    stream: USERS_STREAM,
+    bus,
+    store,
+    log: ctx.log,
+    apply: applyUserEvent,
+  });
+  ctx.shutdown.add('projector', () => projector.close());
+  const service = createService({
+    service: ctx.service.name,
+    instance: ctx.instance,
+    role: ctx.service.role,
+    log: ctx.log,
+    host: ctx.host,
+    port: ctx.port,
+    adminToken: ctx.adminToken,
+    readiness: () => ({ ready: projector.ready(), position: projector.position() }),
+  });
+  queryRoutes(service.app, store, projector);
+  ctx.shutdown.add('http', () => service.close());
+  return { url: await service.listen() };
+};
