@@ -25,6 +25,7 @@ export function usage(message: string): AppError {
 export function parsePort(value: string | undefined, flag = '--port'): number | undefined {
   if (value === undefined) return undefined;
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535) throw usage(`${flag} must be a port number from 0 to 65535, not "${value}"`);
+  if (!/^\d+$/.test(value) || port > 65_535)
+    throw usage(`${flag} must be a port number from 0 to 65535, not "${value}"`);
   return port;
 }

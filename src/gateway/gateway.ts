@@ -77,7 +77,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         );
       }
     }
-    durations.observe({ method: req.method ?? 'GET', route, status: String(status) }, (performance.now() - started) / 1000);
+    durations.observe(
+      { method: req.method ?? 'GET', route, status: String(status) },
+      (performance.now() - started) / 1000,
+    );
   }
 
   async function serveOwn(url: string, res: http.ServerResponse) {
@@ -108,8 +111,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   server.on('clientError', (error, socket) => {
     if (!socket.writable) return socket.destroy();
-    const body = JSON.stringify(errorBody(KitErrors.BAD_REQUEST, `malformed request: ${(error as { code?: string }).code ?? 'error'}`));
-    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify(
+      errorBody(KitErrors.BAD_REQUEST, `malformed request: ${(error as { code?: string }).code ?? 'error'}`),
+    );
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
 
   return {

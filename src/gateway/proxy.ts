@@ -60,7 +60,10 @@ export function sendJsonError(res: ServerResponse, status: number, code: string,
     return;
   }
   const body = JSON.stringify(errorBody(code, message));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 

@@ -15,11 +15,13 @@ export function createRouter(routes: readonly RouteSpec[]) {
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     for (const route of byLength) {
       const { prefix } = route;
-      const hit = prefix === '/' || (path.startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === '/'));
+      const hit =
+        prefix === '/' || (path.startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === '/'));
       if (!hit) continue;
       if (route.rewrite === undefined) return { route, upstreamPath: url };
       const rest = prefix === '/' ? url : url.slice(prefix.length);
-      const joined = route.rewrite.endsWith('/') && rest.startsWith('/') ? route.rewrite + rest.slice(1) : route.rewrite + rest;
+      const joined =
+        route.rewrite.endsWith('/') && rest.startsWith('/') ? route.rewrite + rest.slice(1) : route.rewrite + rest;
       return { route, upstreamPath: joined.startsWith('/') ? joined : `/${joined}` };
     }
     return undefined;

@@ -43,7 +43,10 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
   const startHead = await bus.head(stream);
   let ready = position >= startHead;
   const waiters = new Set<{ seq: number; resolve: (reached: boolean) => void; timer: NodeJS.Timeout }>();
-  log.info({ projection: name, stream, position, head: startHead }, ready ? 'read model current' : 'read model catching up');
+  log.info(
+    { projection: name, stream, position, head: startHead },
+    ready ? 'read model current' : 'read model catching up',
+  );
 
   async function applyBatch(events: StreamEvent[]) {
     const fresh = events.filter((event) => event.seq > position);
@@ -71,7 +74,11 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     }
   }
 
-  const subscription: Subscription = bus.subscribe(stream, { after: position, batchSize: options.batchSize }, applyBatch);
+  const subscription: Subscription = bus.subscribe(
+    stream,
+    { after: position, batchSize: options.batchSize },
+    applyBatch,
+  );
 
   return {
     position: () => position,

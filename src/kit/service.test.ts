@@ -40,7 +40,12 @@ describe('createService: one error body for every 4xx/5xx', () => {
   test('malformed JSON → 400 invalid_json', async (t) => {
     const { app } = quietService();
     t.after(() => app.close());
-    const res = await app.inject({ method: 'POST', url: '/things', headers: { 'content-type': 'application/json' }, payload: '{"name":' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().error.code, 'invalid_json');
   });
@@ -65,7 +70,12 @@ describe('createService: one error body for every 4xx/5xx', () => {
   test('unsupported content type → 415 unsupported_media_type', async (t) => {
     const { app } = quietService();
     t.after(() => app.close());
-    const res = await app.inject({ method: 'POST', url: '/things', headers: { 'content-type': 'text/csv' }, payload: 'a,b' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'text/csv' },
+      payload: 'a,b',
+    });
     assert.equal(res.statusCode, 415);
     assert.equal(res.json().error.code, 'unsupported_media_type');
   });

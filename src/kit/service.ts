@@ -3,12 +3,12 @@
 // token-protected /_admin routes, so services only add their own routes.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, {
-  LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import { AppError, errorBody, isAppError, KitErrors } from './errors.ts';
 import { createFaults, type Faults, type FaultValue } from './faults.ts';

@@ -13,7 +13,11 @@ test('a valid traceparent is continued with a new span', () => {
 });
 
 test('invalid or all-zero traceparents start a new trace', () => {
-  for (const bad of ['garbage', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01']) {
+  for (const bad of [
+    'garbage',
+    '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+  ]) {
     assert.equal(parseTraceparent(bad), undefined, bad);
     const trace = continueTrace({ traceparent: bad });
     assert.equal(trace.parentSpanId, undefined);
@@ -22,7 +26,10 @@ test('invalid or all-zero traceparents start a new trace', () => {
 });
 
 test('unsampled flag round-trips; unsafe request ids are replaced', () => {
-  const trace = continueTrace({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', 'x-request-id': 'bad id\n' });
+  const trace = continueTrace({
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00',
+    'x-request-id': 'bad id\n',
+  });
   assert.equal(trace.sampled, false);
   assert.equal(formatTraceparent(trace).endsWith('-00'), true);
   assert.notEqual(trace.requestId, 'bad id\n');

@@ -1,7 +1,8 @@
 // What every service program receives from `archlab run <program>`, and the helpers they share for
 // opening their store and bus. Programs register their closers on ctx.shutdown (reverse order on exit).
-import { createBus } from '../bus/create-bus.ts';
+
 import type { Bus } from '../bus/bus.ts';
+import { createBus } from '../bus/create-bus.ts';
 import type { Logger } from '../kit/logger.ts';
 import type { Shutdown } from '../kit/shutdown.ts';
 import { createStore } from '../store/create-store.ts';

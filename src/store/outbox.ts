@@ -125,24 +125,27 @@ export function startOutboxRelay(options: RelayOptions): Relay {
       again = true;
       return running;
     }
-    running = (async function relayUntilEmpty() {
-      let moved = 0;
-      try {
-        do {
-          again = false;
-          for (;;) {
-            if (closed || hooks.paused?.()) return moved;
-            const n = await relayBatch();
-            moved += n;
-            if (n < batchSize) break;
-          }
-        } while (again);
-        return moved;
-      } finally {
-        running = undefined;
-      }
-    })();
+    // The reset runs in a .finally callback, i.e. after the assignment below, even when the loop
+    // returns synchronously (paused): a reset inside the async function would run first and leave
+    // `running` pointing at a settled promise forever.
+    running = relayUntilEmpty().finally(() => {
+      running = undefined;
+    });
     return running;
+  }
+
+  async function relayUntilEmpty(): Promise<number> {
+    let moved = 0;
+    do {
+      again = false;
+      for (;;) {
+        if (closed || hooks.paused?.()) return moved;
+        const n = await relayBatch();
+        moved += n;
+        if (n < batchSize) break;
+      }
+    } while (again);
+    return moved;
   }
 
   function kick() {

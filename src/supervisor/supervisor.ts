@@ -3,14 +3,14 @@
 // period — when asked. It keeps run.json in the data directory current for the CLI.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PLACEMENT_FILE, type Placement } from '../gateway/main.ts';
 import { AppError } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { freePort } from '../kit/ports.ts';
-import { PLACEMENT_FILE, type Placement } from '../gateway/main.ts';
 import type { Topology } from '../topology/types.ts';
+import { SupervisorErrors } from './errors.ts';
 import { type ChildMessage, type ManagedProcess, spawnInstance } from './processes.ts';
 import { DEFAULT_RESTART, failuresAfterExit, type RestartPolicy, restartDelayMs } from './restart.ts';
-import { SupervisorErrors } from './errors.ts';
 import { createAdminToken, type InstanceStatus, writeRunFile } from './run-file.ts';
 
 export interface SupervisorOptions {
@@ -75,7 +75,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     }
   }
   const placement: Placement = { services: {} };
-  for (const { status } of instances) (placement.services[status.service] ??= []).push(status.url);
+  for (const { status } of instances) {
+    placement.services[status.service] = [...(placement.services[status.service] ?? []), status.url];
+  }
   writeFileSync(path.join(dataDir, PLACEMENT_FILE), `${JSON.stringify(placement, null, 2)}\n`);
 
   const gateway = newInstance(
@@ -90,7 +92,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     {},
   );
 
-  function newInstance(fields: Omit<InstanceStatus, 'pid' | 'state' | 'restarts'>, env: Record<string, string>): Instance {
+  function newInstance(
+    fields: Omit<InstanceStatus, 'pid' | 'state' | 'restarts'>,
+    env: Record<string, string>,
+  ): Instance {
     return {
       status: { ...fields, pid: null, state: 'starting', restarts: 0 },
       env,
@@ -167,7 +172,14 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   function whenListening(instance: Instance): Promise<string> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new AppError(500, SupervisorErrors.START_FAILED, `${instance.status.name} did not start within ${startTimeoutMs} ms; see ${path.join(dataDir, 'logs', `${instance.status.name}.log`)}`)),
+        () =>
+          reject(
+            new AppError(
+              500,
+              SupervisorErrors.START_FAILED,
+              `${instance.status.name} did not start within ${startTimeoutMs} ms; see ${path.join(dataDir, 'logs', `${instance.status.name}.log`)}`,
+            ),
+          ),
         startTimeoutMs,
       );
       instance.listening = (url) => {
@@ -238,7 +250,11 @@ function lockDataDir(dataDir: string) {
   try {
     const pid = Number(readFileSync(file, 'utf8'));
     if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-      throw new AppError(409, SupervisorErrors.ALREADY_RUNNING, `archlab is already running on ${dataDir} (supervisor pid ${pid})`);
+      throw new AppError(
+        409,
+        SupervisorErrors.ALREADY_RUNNING,
+        `archlab is already running on ${dataDir} (supervisor pid ${pid})`,
+      );
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

@@ -23,3 +23,16 @@ export async function waitFor<T>(
     await delay(intervalMs);
   }
 }
+
+/** Awaits `promise`, failing with a clear message after `timeoutMs` (the timer also keeps the loop alive). */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

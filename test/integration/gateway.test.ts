@@ -2,14 +2,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { createGateway } from '../../src/gateway/gateway.ts';
-import { createLogger } from '../../src/kit/logger.ts';
 import { parseTopology } from '../../src/topology/loader.ts';
+import { silentLogger } from '../helpers/log.ts';
 import { freePort } from '../helpers/ports.ts';
 
-const silent = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const silent = silentLogger();
 
 /** An upstream that echoes what it received, as JSON. */
 async function echoServer(t: TestContext): Promise<string> {
@@ -80,7 +79,11 @@ describe('gateway forwarding', () => {
         controller.close();
       },
     });
-    const res = await fetch(`${gateway}/api-commands/users`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${gateway}/api-commands/users`, {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
     assert.equal(res.status, 200);
     const seen = (await res.json()) as { body: string };
     assert.equal(seen.body.length, 48 * piece.length);

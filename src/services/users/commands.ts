@@ -9,7 +9,7 @@ import { appendToOutbox } from '../../store/outbox.ts';
 import type { Store } from '../../store/store.ts';
 import { emailKey, isValidEmail } from './email.ts';
 import { UsersErrors } from './errors.ts';
-import { UserEvents, type UserRegistered, USERS_STREAM } from './events.ts';
+import { USERS_STREAM, UserEvents, type UserRegistered } from './events.ts';
 import { hashPassword } from './password.ts';
 
 export interface RegisterUser {
@@ -47,7 +47,9 @@ export async function registerUser(
     throw new AppError(400, UsersErrors.INVALID_IDEMPOTENCY_KEY, 'Idempotency-Key must be 1-200 printable characters');
   }
   // The password never enters the fingerprint: that would store an unsalted digest of it.
-  const fingerprint = sha256(JSON.stringify(['register', input.email ?? null, input.username ?? null, input.name ?? null]));
+  const fingerprint = sha256(
+    JSON.stringify(['register', input.email ?? null, input.username ?? null, input.name ?? null]),
+  );
   if (key !== undefined) {
     const earlier = await replay(ctx.store, key, fingerprint);
     if (earlier !== undefined) return earlier;

@@ -9,7 +9,12 @@ export function isValidEmail(email: string): boolean {
   if (at <= 0 || at > 64) return false;
   const local = email.slice(0, at);
   const labels = email.slice(at + 1).split('.');
-  return LOCAL.test(local) && labels.length >= 2 && labels.every((label) => LABEL.test(label)) && !/^\d+$/.test(labels.at(-1)!);
+  return (
+    LOCAL.test(local) &&
+    labels.length >= 2 &&
+    labels.every((label) => LABEL.test(label)) &&
+    !/^\d+$/.test(labels.at(-1)!)
+  );
 }
 
 /** The key uniqueness is enforced on: addresses differing only in case are the same mailbox here. */

@@ -1,7 +1,8 @@
 // The two users programs: `users-commands` (write model + outbox relay) and `users-queries` (read
 // model projected from the users stream). Each runs as its own process.
-import { createService } from '../../kit/service.ts';
+
 import { projectorMigrations, startProjector } from '../../kit/projector.ts';
+import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
 import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
 import { openBus, openStore, type Program } from '../program.ts';

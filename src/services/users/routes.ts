@@ -1,6 +1,6 @@
 // HTTP routes of the users service. Paths are the public ones: the gateway forwards them unchanged.
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../kit/errors.ts';
+import { AppError, KitErrors } from '../../kit/errors.ts';
 import { waitForMinSeq } from '../../kit/min-seq.ts';
 import type { Projector } from '../../kit/projector.ts';
 import type { Store } from '../../store/store.ts';
@@ -44,7 +44,7 @@ export function queryRoutes(app: FastifyInstance, store: Store, projector: Proje
   app.get<{ Querystring: { limit?: string; cursor?: string } }>('/api-queries/users', async (request, reply) => {
     const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-      throw new AppError(400, 'validation_failed', `limit must be an integer from 1 to ${MAX_PAGE}`);
+      throw new AppError(400, KitErrors.VALIDATION_FAILED, `limit must be an integer from 1 to ${MAX_PAGE}`);
     }
     const cursor = request.query.cursor === undefined ? 0 : Number(request.query.cursor);
     if (!Number.isSafeInteger(cursor) || cursor < 0) {

@@ -1,0 +1,50 @@
+// Picks the bus backend from its URL. Backends are imported lazily so a process loads only the driver
+// it uses (and the CLI's --help loads none).
+import { AppError } from '../kit/errors.ts';
+import type { Bus } from './bus.ts';
+import { BusErrors } from './errors.ts';
+import type { SqliteBusOptions } from './sqlite.ts';
+
+export type CreateBusOptions = SqliteBusOptions;
+
+interface Backend {
+  /** URL scheme including the colon, e.g. 'sqlite:'. */
+  scheme: string;
+  open(url: string, options: CreateBusOptions): Promise<Bus>;
+}
+
+const backends: readonly Backend[] = [
+  {
+    scheme: 'sqlite:',
+    open: async (url, options) => (await import('./sqlite.ts')).openSqliteBus(sqliteFile(url), options),
+  },
+];
+
+const SUPPORTED = "'sqlite:<file>' or 'sqlite::memory:'";
+
+/**
+ * `sqlite:<file>` (relative to the working directory, or absolute; `sqlite:///abs/path` too) or
+ * `sqlite::memory:` for a bus private to this process.
+ */
+export async function createBus(url: string, options: CreateBusOptions = {}): Promise<Bus> {
+  const backend = backends.find((b) => url.startsWith(b.scheme));
+  if (!backend) throw badUrl(url, `expected ${SUPPORTED}`);
+  return backend.open(url, options);
+}
+
+function sqliteFile(url: string): string {
+  let file = url.slice('sqlite:'.length);
+  // `sqlite://name` would otherwise silently become the absolute path /name.
+  if (file.startsWith('//')) {
+    if (!file.startsWith('///')) throw badUrl(url, "use 'sqlite:<relative path>' or 'sqlite:///<absolute path>'");
+    file = file.slice(2);
+  }
+  if (file === '') throw badUrl(url, 'the file path is missing');
+  return file;
+}
+
+function badUrl(url: string, reason: string): AppError {
+  // A broker URL may carry a password; never echo it.
+  const shown = url.replace(/\/\/[^/@]*@/, '//***@');
+  return new AppError(400, BusErrors.BAD_URL, `unsupported bus URL '${shown}': ${reason}`, { details: { url: shown } });
+}
