@@ -18,6 +18,10 @@ Commands:
 
 Options:
   -h, --help         this text
+
+Examples:
+  archlab up                                  the default topology, gateway on 127.0.0.1:8080
+  archlab up --port 9000 --data ./data-b      a second system beside the first
 `;
 
 const USAGE_CODES = new Set(['usage', 'config_invalid', 'already_running']);

@@ -76,10 +76,15 @@ export function createService(options: ServiceOptions): Service {
     },
   });
 
+  // While closing, answers tell keep-alive clients to hang up, so no idle connection holds the close.
+  let closing = false;
   app.decorateRequest('trace', null as unknown as TraceContext);
   app.addHook('onRequest', async (request, reply) => {
     request.trace = continueTrace({ ...request.headers, 'x-request-id': request.id });
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -130,13 +135,16 @@ export function createService(options: ServiceOptions): Service {
     async listen() {
       return app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
     },
-    close: () => app.close(),
+    close: () => {
+      closing = true;
+      return app.close();
+    },
   };
 }
 
 function sendError(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
   if (isAppError(error)) {
-    if (error.status >= 500) request.log.error({ err: error }, error.message);
+    if (error.status >= 500) request.log[error.retryable ? 'warn' : 'error']({ err: error }, error.message);
     return reply.code(error.status).send(errorBody(error.code, error.message, error.details));
   }
   if (error.validation) {

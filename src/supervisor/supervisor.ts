@@ -107,15 +107,23 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     };
   }
 
-  const save = () =>
-    writeRunFile(dataDir, {
-      supervisorPid: process.pid,
-      startedAt,
-      dataDir,
-      topology: options.topologyFile,
-      gateway: gatewayUrl,
-      instances: [...instances, gateway].map((i) => i.status),
-    }).catch((error: unknown) => log.error({ err: error }, 'could not write run.json'));
+  // Saves are chained so two never race on the temporary file; each writes the state as it is then.
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    saving = saving
+      .then(() =>
+        writeRunFile(dataDir, {
+          supervisorPid: process.pid,
+          startedAt,
+          dataDir,
+          topology: options.topologyFile,
+          gateway: gatewayUrl,
+          instances: [...instances, gateway].map((i) => i.status),
+        }),
+      )
+      .catch((error: unknown) => log.error({ err: error }, 'could not write run.json'));
+    return saving;
+  };
 
   function launch(instance: Instance) {
     const { status } = instance;
@@ -135,7 +143,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
           status.state = 'running';
           if (status.name === 'gateway') gatewayUrl = message.url;
           status.url = message.url;
-          log.info({ instance: status.name, pid: status.pid, url: message.url }, 'instance running');
+          log.info({ child: status.name, childPid: status.pid, url: message.url }, `${status.name} running`);
           instance.listening?.(message.url);
           void save();
         }
@@ -161,7 +169,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     const delayMs = restartDelayMs(instance.failures, policy);
     status.state = 'restarting';
     status.restarts += 1;
-    log.warn({ instance: status.name, code, signal, restartInMs: delayMs }, 'instance exited; restarting');
+    log.warn(
+      { child: status.name, code, signal, restartInMs: delayMs },
+      `${status.name} exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms`,
+    );
     void save();
     instance.restartTimer = setTimeout(() => {
       instance.restartTimer = undefined;
@@ -235,7 +246,7 @@ async function terminate(processes: ManagedProcess[], graceMs: number, log: Logg
   const timer = setTimeout(() => {
     for (const child of processes) {
       if (child.child.exitCode === null && child.child.signalCode === null) {
-        log.warn({ pid: child.pid }, 'instance ignored SIGTERM; killing it');
+        log.warn({ pid: child.pid }, `pid ${child.pid} ignored SIGTERM; killing it`);
         child.signal('SIGKILL');
       }
     }

@@ -1,8 +1,12 @@
 // The walking skeleton end to end: `archlab up` as a real supervisor, every role its own OS process,
 // all traffic through the gateway. Runs on the embedded SQLite defaults and again on PostgreSQL.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { createBus } from '../../src/bus/create-bus.ts';
+import { createStore } from '../../src/store/create-store.ts';
 import { needPostgres, POSTGRES_URL } from '../helpers/services.ts';
 import { call, isAlive, startSystem } from '../helpers/system.ts';
 import { uniqueName } from '../helpers/tmp.ts';
@@ -10,10 +14,14 @@ import { waitFor } from '../helpers/wait-for.ts';
 
 const email = () => `u-${randomUUID().slice(0, 8)}@example.com`;
 
-async function walkRegistration(gateway: string) {
+const PASSWORD = 'correct horse battery staple';
+
+async function walkRegistration(gateway: string, dataDir: string) {
   const address = email();
+  const traceId = randomBytes(16).toString('hex');
   const created = await call(`${gateway}/api-commands/users`, {
-    body: { email: address, password: 'correct horse battery staple', name: 'Ada' },
+    body: { email: address, password: PASSWORD, name: 'Ada' },
+    headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.body.email, address);
@@ -51,13 +59,33 @@ async function walkRegistration(gateway: string) {
   const unknown = await call(`${gateway}/api-queries/users/${randomUUID()}`);
   assert.equal(unknown.status, 404);
   assert.equal(unknown.body.error.code, 'user_not_found');
+
+  // The client's trace went gateway → service → the event on the bus.
+  const bus = await createBus(`sqlite:${path.join(dataDir, 'bus.db')}`);
+  const [event] = await bus.read('users', { after: created.body.seq - 1, limit: 1 });
+  await bus.close();
+  assert.equal(event?.type, 'user.registered');
+  assert.equal(event.headers.traceparent?.split('-')[1], traceId);
+  assert.ok(!JSON.stringify(event).includes('scrypt'), 'no hash on the bus');
+
+  // The password is in no log line.
+  const logs = readdirSync(path.join(dataDir, 'logs')).map((f) => readFileSync(path.join(dataDir, 'logs', f), 'utf8'));
+  assert.ok(logs.join('').includes(created.body.id) || logs.length >= 3);
+  assert.ok(!logs.some((text) => text.includes(PASSWORD)), 'password found in a log file');
   return created.body as { id: string; seq: number };
 }
 
 describe('users through the gateway (SQLite defaults)', () => {
   test('register, conflict, bad input, read your own write, Ctrl-C leaves no process', async (t) => {
     const system = await startSystem(t);
-    await walkRegistration(system.gateway);
+    const user = await walkRegistration(system.gateway, system.dataDir);
+    const store = await createStore(`sqlite:${system.dataDir}`, { name: 'users-commands' });
+    const [row] = await store.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [
+      user.id,
+    ]);
+    await store.close();
+    assert.match(row!.password_hash, /^scrypt\$16384\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+    assert.ok(!row!.password_hash.includes(PASSWORD));
 
     const run = await system.run();
     const pids = run.instances.map((i) => i.pid).filter((pid): pid is number => pid !== null);
@@ -137,7 +165,7 @@ describe('users through the gateway (PostgreSQL store)', async () => {
       for (const { nspname } of rows) await client.query(`DROP SCHEMA "${nspname}" CASCADE`);
       await client.end();
     });
-    await walkRegistration(system.gateway);
+    await walkRegistration(system.gateway, system.dataDir);
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();

@@ -1,6 +1,6 @@
 // `archlab up`: start the whole system from the topology and keep it running until Ctrl-C.
 import path from 'node:path';
-import { createLogger } from '../../kit/logger.ts';
+import { createLogger, prettyDestination } from '../../kit/logger.ts';
 import { startSupervisor } from '../../supervisor/supervisor.ts';
 import { loadTopology } from '../../topology/loader.ts';
 import { DEFAULT_DATA_DIR, parsePort, resolveTopologyFile } from '../args.ts';
@@ -16,14 +16,18 @@ export async function up(options: UpOptions): Promise<void> {
   const topologyFile = resolveTopologyFile(options.topology);
   const topology = await loadTopology(topologyFile, { dataDir });
   const gatewayPort = parsePort(options.port);
-  const log = createLogger({ bindings: { instance: 'supervisor', service: 'supervisor' } });
+  const log = createLogger({
+    bindings: { instance: 'supervisor', service: 'supervisor' },
+    destination: process.stdout.isTTY ? prettyDestination() : undefined,
+  });
   log.info({ topology: topologyFile, dataDir, store: topology.store, bus: topology.bus }, 'starting');
 
   const supervisor = await startSupervisor({ topology, topologyFile, dataDir, log, gatewayPort });
   const instances = supervisor.instances();
+  for (const i of instances) log.info({ childPid: i.pid, url: i.url }, `  ${i.name.padEnd(24)} ${i.role}`);
   log.info(
-    { gateway: supervisor.gatewayUrl, instances: instances.map((i) => `${i.name} pid ${i.pid} ${i.url}`) },
-    `archlab is up: gateway ${supervisor.gatewayUrl}, ${instances.length} processes, logs in ${path.join(dataDir, 'logs')}; Ctrl-C stops`,
+    { gateway: supervisor.gatewayUrl, logs: path.join(dataDir, 'logs') },
+    `archlab is up: gateway ${supervisor.gatewayUrl}, ${instances.length} processes; Ctrl-C stops`,
   );
 
   await new Promise<void>((resolve) => {
