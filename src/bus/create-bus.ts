@@ -1,6 +1,7 @@
 // Picks the bus backend from its URL. Backends are imported lazily so a process loads only the driver
 // it uses (and the CLI's --help loads none).
 import { AppError } from '../kit/errors.ts';
+import { sqliteUrlPath } from '../kit/sqlite-url.ts';
 import type { Bus } from './bus.ts';
 import { BusErrors } from './errors.ts';
 import type { SqliteBusOptions } from './sqlite.ts';
@@ -33,14 +34,9 @@ export async function createBus(url: string, options: CreateBusOptions = {}): Pr
 }
 
 function sqliteFile(url: string): string {
-  let file = url.slice('sqlite:'.length);
-  // `sqlite://name` would otherwise silently become the absolute path /name.
-  if (file.startsWith('//')) {
-    if (!file.startsWith('///')) throw badUrl(url, "use 'sqlite:<relative path>' or 'sqlite:///<absolute path>'");
-    file = file.slice(2);
-  }
-  if (file === '') throw badUrl(url, 'the file path is missing');
-  return file;
+  const parsed = sqliteUrlPath(url, 'file');
+  if ('error' in parsed) throw badUrl(url, parsed.error);
+  return parsed.path;
 }
 
 function badUrl(url: string, reason: string): AppError {

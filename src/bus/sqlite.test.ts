@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { lockstepChild } from '../../test/helpers/child.ts';
 import { tmpDir } from '../../test/helpers/tmp.ts';
 import { waitFor } from '../../test/helpers/wait-for.ts';
 import { busContract } from './bus.contract.ts';
@@ -22,20 +22,7 @@ const fixture = fileURLToPath(new URL('./fixtures/append-events.ts', import.meta
 
 /** A child process that appends `count` events once told to go. */
 function appender(t: TestContext, file: string, prefix: string, count: number) {
-  const child = spawn(process.execPath, [fixture, file, 's', prefix, String(count)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-  });
-  const ready = () => waitFor(() => output.includes('ready'), { what: `${prefix} to open the bus` });
-  const go = () => child.stdin.end('go\n');
-  return { ready, go, exited };
+  return lockstepChild(t, [fixture, file, 's', prefix, String(count)], { what: `${prefix} to open the bus` });
 }
 
 /** A fresh directory with a default bus file; every bus opened through it is closed before the directory goes. */

@@ -4,6 +4,7 @@
 import type { Bus } from '../bus/bus.ts';
 import { createBus } from '../bus/create-bus.ts';
 import type { Logger } from '../kit/logger.ts';
+import type { ServiceOptions } from '../kit/service.ts';
 import type { Shutdown } from '../kit/shutdown.ts';
 import { createStore } from '../store/create-store.ts';
 import type { Migration, Store } from '../store/store.ts';
@@ -44,4 +45,18 @@ export async function openBus(ctx: ProgramContext): Promise<Bus> {
   });
   ctx.shutdown.add('bus', () => bus.close());
   return bus;
+}
+
+/** The createService options every program passes the same way. */
+export function serviceOptions(ctx: ProgramContext): ServiceOptions {
+  return {
+    service: ctx.service.name,
+    instance: ctx.instance,
+    role: ctx.service.role,
+    log: ctx.log,
+    host: ctx.host,
+    port: ctx.port,
+    bodyLimitBytes: ctx.topology.gateway.bodyLimitBytes,
+    adminToken: ctx.adminToken,
+  };
 }

@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../kit/errors.ts';
+import { sqliteUrlPath } from '../kit/sqlite-url.ts';
 import { StoreErrors } from './errors.ts';
 import type { Store } from './store.ts';
 
@@ -49,14 +50,9 @@ export async function createStore(url: string, options: CreateStoreOptions): Pro
 }
 
 function sqliteDir(url: string): string {
-  let dir = url.slice('sqlite:'.length);
-  // `sqlite://name` would otherwise silently become the absolute path /name.
-  if (dir.startsWith('//')) {
-    if (!dir.startsWith('///')) throw badUrl(url, "use 'sqlite:<relative dir>' or 'sqlite:///<absolute dir>'");
-    dir = dir.slice(2);
-  }
-  if (dir === '') throw badUrl(url, 'the directory is missing');
-  return path.resolve(dir);
+  const parsed = sqliteUrlPath(url, 'dir');
+  if ('error' in parsed) throw badUrl(url, parsed.error);
+  return path.resolve(parsed.path);
 }
 
 function parseUrl(url: string): URL {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import pg from 'pg';
 import { freePort } from '../../test/helpers/ports.ts';
+import { admin, dropSchemas, schemasUnder } from '../../test/helpers/postgres.ts';
 import { needPostgres, POSTGRES_URL } from '../../test/helpers/services.ts';
 import { uniqueName } from '../../test/helpers/tmp.ts';
 import { createStore } from './create-store.ts';
@@ -19,28 +19,6 @@ function location(t: TestContext) {
   const prefix = `${uniqueName('t')}_`;
   t.after(() => admin((client) => dropSchemas(client, prefix)));
   return { prefix, open: (name: string) => createStore(POSTGRES_URL, { name, prefix }) };
-}
-
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function schemasUnder(client: pg.Client, prefix: string): Promise<string[]> {
-  const { rows } = await client.query<{ nspname: string }>(
-    'SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname',
-    [prefix],
-  );
-  return rows.map((row) => row.nspname);
-}
-
-async function dropSchemas(client: pg.Client, prefix: string): Promise<void> {
-  for (const schema of await schemasUnder(client, prefix)) await client.query(`DROP SCHEMA ${schema} CASCADE`);
 }
 
 describe('postgres store', { skip }, () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it, type TestContext } from 'node:test';
+import { lockstepChild } from '../../test/helpers/child.ts';
 import { tmpDir } from '../../test/helpers/tmp.ts';
-import { waitFor } from '../../test/helpers/wait-for.ts';
 import { createStore } from './create-store.ts';
 import { StoreErrors } from './errors.ts';
 import { toSqliteParams } from './sqlite.ts';
@@ -45,24 +44,16 @@ process.stdout.write('applied ' + applied + '\\n');
 `;
 
 function incrementer(t: TestContext, dir: string, count: number) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+  const child = lockstepChild(t, ['--input-type=module', '-e', CHILD], {
     env: { ...process.env, STORE_DIR: dir, COUNT: String(count), MIGRATIONS: JSON.stringify(migrations) },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
+    what: 'the child to open the store',
   });
   return {
-    ready: () => waitFor(() => output.includes('ready'), { what: 'the child to open the store' }),
-    go: () => child.stdin.end('go\n'),
+    ready: child.ready,
+    go: child.go,
     result: async () => {
-      assert.equal(await exited, 0);
-      return Number(/applied (\d+)/.exec(output)?.[1]);
+      assert.equal(await child.exited, 0);
+      return Number(/applied (\d+)/.exec(child.output())?.[1]);
     },
   };
 }

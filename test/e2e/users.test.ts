@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createBus } from '../../src/bus/create-bus.ts';
 import { createStore } from '../../src/store/create-store.ts';
+import { admin, dropSchemas, schemasUnder } from '../helpers/postgres.ts';
 import { needPostgres, POSTGRES_URL } from '../helpers/services.ts';
 import { call, isAlive, startSystem } from '../helpers/system.ts';
 import { uniqueName } from '../helpers/tmp.ts';
@@ -154,31 +155,13 @@ describe('users through the gateway (PostgreSQL store)', async () => {
   test('the same walk with store: postgres://', { skip }, async (t) => {
     const prefix = `${uniqueName('e2e')}_`;
     const system = await startSystem(t, { env: { ARCHLAB_STORE_URL: `${POSTGRES_URL}?prefix=${prefix}` } });
-    t.after(async () => {
-      const { default: pg } = await import('pg');
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      const { rows } = await client.query<{ nspname: string }>(
-        'SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)',
-        [prefix],
-      );
-      for (const { nspname } of rows) await client.query(`DROP SCHEMA "${nspname}" CASCADE`);
-      await client.end();
-    });
+    t.after(() => admin((client) => dropSchemas(client, prefix)));
     await walkRegistration(system.gateway, system.dataDir);
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    const { rows } = await client.query<{ nspname: string }>(
-      'SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname',
-      [prefix],
-    );
-    const users = await client.query(`SELECT email FROM "${prefix}users_commands".users`);
-    await client.end();
-    assert.deepEqual(
-      rows.map((r) => r.nspname),
-      [`${prefix}users_commands`, `${prefix}users_queries_1`],
-    );
-    assert.equal(users.rowCount, 1, 'the registration is in the PostgreSQL write store');
+    const [schemas, users] = await admin(async (client) => [
+      await schemasUnder(client, prefix),
+      await client.query(`SELECT email FROM "${prefix}users_commands".users`),
+    ]);
+    assert.deepEqual(schemas, [`${prefix}users_commands`, `${prefix}users_queries_1`]);
+    assert.equal((users as { rowCount: number }).rowCount, 1, 'the registration is in the PostgreSQL write store');
   });
 });

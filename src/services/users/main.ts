@@ -5,7 +5,7 @@ import { projectorMigrations, startProjector } from '../../kit/projector.ts';
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
 import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
-import { openBus, openStore, type Program } from '../program.ts';
+import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
 import { USERS_STREAM } from './events.ts';
 import { applyUserEvent } from './projection.ts';
 import { commandRoutes, queryRoutes } from './routes.ts';
@@ -16,16 +16,7 @@ const queryMigrations = loadMigrations(new URL('./migrations/queries/', import.m
 export const usersCommands: Program = async (ctx) => {
   const store = await openStore(ctx, ctx.service.name, [...outboxMigrations, ...commandMigrations]);
   const bus = await openBus(ctx);
-  const service = createService({
-    service: ctx.service.name,
-    instance: ctx.instance,
-    role: ctx.service.role,
-    log: ctx.log,
-    host: ctx.host,
-    port: ctx.port,
-    bodyLimitBytes: ctx.topology.gateway.bodyLimitBytes,
-    adminToken: ctx.adminToken,
-  });
+  const service = createService(serviceOptions(ctx));
   // Fault switches (PUT /_admin/faults/<name>): relay.paused holds events in the outbox;
   // relay.crash-after-append kills the process between the bus append and the outbox update.
   const relay = startOutboxRelay({
@@ -59,13 +50,7 @@ export const usersQueries: Program = async (ctx) => {
   });
   ctx.shutdown.add('projector', () => projector.close());
   const service = createService({
-    service: ctx.service.name,
-    instance: ctx.instance,
-    role: ctx.service.role,
-    log: ctx.log,
-    host: ctx.host,
-    port: ctx.port,
-    adminToken: ctx.adminToken,
+    ...serviceOptions(ctx),
     readiness: () => ({ ready: projector.ready(), position: projector.position() }),
   });
   queryRoutes(service.app, store, projector);
