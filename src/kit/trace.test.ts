@@ -34,3 +34,15 @@ test('unsampled flag round-trips; unsafe request ids are replaced', () => {
   assert.equal(formatTraceparent(trace).endsWith('-00'), true);
   assert.notEqual(trace.requestId, 'bad id\n');
 });
+
+test('generated ids are well-formed and do not repeat across pool refills', () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const trace = continueTrace({});
+    assert.match(trace.traceId, /^[0-9a-f]{32}$/);
+    assert.match(trace.spanId, /^[0-9a-f]{16}$/);
+    ids.add(trace.traceId);
+    ids.add(trace.spanId);
+  }
+  assert.equal(ids.size, 4000);
+});
