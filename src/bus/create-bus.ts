@@ -4,7 +4,7 @@ import { AppError } from '../kit/errors.ts';
 import { sqliteUrlPath } from '../kit/sqlite-url.ts';
 import type { Bus } from './bus.ts';
 import { BusErrors } from './errors.ts';
-import type { SqliteBusOptions } from './sqlite.ts';
+import type { SqliteBusOptions } from './sqlite/bus.ts';
 
 export type CreateBusOptions = SqliteBusOptions;
 
@@ -17,15 +17,19 @@ interface Backend {
 const backends: readonly Backend[] = [
   {
     scheme: 'sqlite:',
-    open: async (url, options) => (await import('./sqlite.ts')).openSqliteBus(sqliteFile(url), options),
+    open: async (url, options) => (await import('./sqlite/bus.ts')).openSqliteBus(sqliteFile(url), options),
+  },
+  {
+    scheme: 'redis:',
+    open: async (url, options) => (await import('./redis/bus.ts')).openRedisBus(url, options),
   },
 ];
 
-const SUPPORTED = "'sqlite:<file>' or 'sqlite::memory:'";
+const SUPPORTED = "'sqlite:<file>', 'sqlite::memory:' or 'redis://host:port/db'";
 
 /**
- * `sqlite:<file>` (relative to the working directory, or absolute; `sqlite:///abs/path` too) or
- * `sqlite::memory:` for a bus private to this process.
+ * `sqlite:<file>` (relative to the working directory, or absolute; `sqlite:///abs/path` too),
+ * `sqlite::memory:` for a bus private to this process, or `redis://host:port/db?prefix=<key prefix>`.
  */
 export async function createBus(url: string, options: CreateBusOptions = {}): Promise<Bus> {
   const backend = backends.find((b) => url.startsWith(b.scheme));

@@ -11,11 +11,17 @@ import { busContract } from './bus.contract.ts';
 import type { Bus, StreamEvent } from './bus.ts';
 import { createBus } from './create-bus.ts';
 import { BusErrors } from './errors.ts';
-import { openSqliteBus, type SqliteBusOptions } from './sqlite.ts';
+import { queueContract } from './queue.contract.ts';
+import { openSqliteBus, type SqliteBusOptions } from './sqlite/bus.ts';
 
 busContract('sqlite', (t) => {
   const file = path.join(tmpDir(t), 'bus.db');
   return () => createBus(`sqlite:${file}`);
+});
+
+queueContract('sqlite', (t) => {
+  const url = `sqlite:${path.join(tmpDir(t), 'bus.db')}`;
+  return { open: () => createBus(url), url };
 });
 
 const fixture = fileURLToPath(new URL('./fixtures/append-events.ts', import.meta.url));
@@ -139,7 +145,7 @@ it('createBus opens sqlite files by relative, absolute and sqlite:/// paths, and
 });
 
 it('createBus rejects unsupported URLs with BAD_URL and never echoes a password', async () => {
-  for (const url of ['', 'bus.db', 'sqlite:', 'sqlite://bus.db', 'postgres://x/y', 'redis://:s3cret@host:6379']) {
+  for (const url of ['', 'bus.db', 'sqlite:', 'sqlite://bus.db', 'postgres://x/y', 'amqp://:s3cret@host:5672']) {
     await assert.rejects(createBus(url), (error: Error & { code?: string }) => {
       assert.equal(error.code, BusErrors.BAD_URL, url);
       assert.ok(!error.message.includes('s3cret'), error.message);

@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import { createBus } from '../../src/bus/create-bus.ts';
 import { createStore } from '../../src/store/create-store.ts';
 import { admin, dropSchemas, schemasUnder } from '../helpers/postgres.ts';
-import { needPostgres, POSTGRES_URL } from '../helpers/services.ts';
+import { deleteKeys } from '../helpers/redis.ts';
+import { needPostgres, needRedis, POSTGRES_URL, REDIS_URL } from '../helpers/services.ts';
 import { call, isAlive, startSystem } from '../helpers/system.ts';
 import { uniqueName } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -17,7 +18,7 @@ const email = () => `u-${randomUUID().slice(0, 8)}@example.com`;
 
 const PASSWORD = 'correct horse battery staple';
 
-async function walkRegistration(gateway: string, dataDir: string) {
+async function walkRegistration(gateway: string, dataDir: string, busUrl = `sqlite:${path.join(dataDir, 'bus.db')}`) {
   const address = email();
   const traceId = randomBytes(16).toString('hex');
   const created = await call(`${gateway}/api-commands/users`, {
@@ -62,7 +63,7 @@ async function walkRegistration(gateway: string, dataDir: string) {
   assert.equal(unknown.body.error.code, 'user_not_found');
 
   // The client's trace went gateway → service → the event on the bus.
-  const bus = await createBus(`sqlite:${path.join(dataDir, 'bus.db')}`);
+  const bus = await createBus(busUrl);
   const [event] = await bus.read('users', { after: created.body.seq - 1, limit: 1 });
   await bus.close();
   assert.equal(event?.type, 'user.registered');
@@ -163,5 +164,15 @@ describe('users through the gateway (PostgreSQL store)', async () => {
     ]);
     assert.deepEqual(schemas, [`${prefix}users_commands`, `${prefix}users_queries_1`]);
     assert.equal((users as { rowCount: number }).rowCount, 1, 'the registration is in the PostgreSQL write store');
+  });
+});
+
+describe('users through the gateway (Redis bus)', async () => {
+  const skip = await needRedis();
+  test('the same walk with bus: redis://', { skip }, async (t) => {
+    const prefix = `${uniqueName('e2e')}:`;
+    const system = await startSystem(t, { env: { ARCHLAB_BUS_URL: `${REDIS_URL}/0?prefix=${prefix}` } });
+    t.after(() => deleteKeys(prefix));
+    await walkRegistration(system.gateway, system.dataDir, `${REDIS_URL}/0?prefix=${prefix}`);
   });
 });

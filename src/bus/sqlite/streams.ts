@@ -1,31 +1,19 @@
-// The embedded bus backend: one SQLite file in WAL mode, shared by every process on one machine.
-// node:sqlite is synchronous, so each method runs start to finish without interleaving inside this
-// process; BEGIN IMMEDIATE serialises appends across processes. Subscribers in this process are woken
-// by local appends at once and poll the file for appends made by other processes.
+// The event-stream half of the SQLite bus. node:sqlite is synchronous, so each method runs start to
+// finish without interleaving inside this process; BEGIN IMMEDIATE serialises appends across
+// processes. Subscribers in this process are woken by local appends at once and poll the file for
+// appends made by other processes.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { AppError } from '../kit/errors.ts';
-import type { Bus, Headers, NewEvent, StreamEvent, SubscribeOptions, Subscription } from './bus.ts';
-import { BusErrors } from './errors.ts';
+import type { StatementSync } from 'node:sqlite';
+import { AppError } from '../../kit/errors.ts';
+import type { Bus, Headers, NewEvent, StreamEvent, SubscribeOptions, Subscription } from '../bus.ts';
+import { BusErrors } from '../errors.ts';
+import { guard, type SqliteContext, transaction, translate } from './connection.ts';
 
-export interface SqliteBusOptions {
-  /** How often a caught-up subscriber looks for appends made by other processes (default 10). */
-  pollIntervalMs?: number;
-  /** Receives handler and storage errors of subscriptions; the bus itself logs nothing. */
-  onError?: (error: unknown) => void;
-}
-
-const defaults = Object.freeze({ pollIntervalMs: 10, batchSize: 100 });
-// Long enough to ride out another process's append or a WAL checkpoint, short enough that a stuck
-// writer surfaces as BusErrors.UNAVAILABLE instead of a hang (node:sqlite blocks the thread meanwhile).
-const BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_BATCH_SIZE = 100;
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
-const SCHEMA_VERSION = 1;
 
-const SCHEMA = `
+export const STREAMS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS streams (
   name TEXT PRIMARY KEY,
   last_seq INTEGER NOT NULL
@@ -48,6 +36,8 @@ CREATE TABLE IF NOT EXISTS offsets (
   PRIMARY KEY (stream, consumer)
 ) WITHOUT ROWID;
 `;
+
+export type EventStreams = Pick<Bus, 'append' | 'read' | 'head' | 'getOffset' | 'setOffset' | 'subscribe'>;
 
 interface EventRow {
   seq: number;
@@ -73,71 +63,38 @@ interface SubscriptionState {
 // Lets close() called from inside a handler skip waiting for that handler, which would deadlock.
 const insideHandler = new AsyncLocalStorage<SubscriptionState>();
 
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-
-/** Driver errors become BusErrors.UNAVAILABLE; lock contention is marked retryable. */
-function translate(error: unknown): unknown {
-  if (!(error instanceof Error) || (error as { code?: unknown }).code !== 'ERR_SQLITE_ERROR') return error;
-  // Extended result codes carry the primary code in the low byte.
-  const primary = Number((error as { errcode?: unknown }).errcode) & 0xff;
-  const retryable = primary === SQLITE_BUSY || primary === SQLITE_LOCKED;
-  return new AppError(503, BusErrors.UNAVAILABLE, `sqlite bus: ${error.message}`, { cause: error, retryable });
-}
-
-function closedError(): AppError {
-  return new AppError(503, BusErrors.CLOSED, 'the bus is closed', { retryable: false });
-}
-
-class SqliteBus implements Bus {
-  readonly #db: DatabaseSync;
-  readonly #pollIntervalMs: number;
-  readonly #onError: (error: unknown) => void;
+export class SqliteStreams implements EventStreams {
+  readonly #context: SqliteContext;
+  readonly #db: SqliteContext['db'];
   readonly #subscriptions = new Set<SubscriptionState>();
   readonly #sql: Record<'head' | 'setHead' | 'find' | 'insert' | 'read' | 'getOffset' | 'setOffset', StatementSync>;
-  #closing: Promise<void> | undefined;
 
-  constructor(file: string, options: SqliteBusOptions) {
-    this.#pollIntervalMs = options.pollIntervalMs ?? defaults.pollIntervalMs;
-    this.#onError = options.onError ?? (() => {});
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    try {
-      this.#db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
-    } catch (error) {
-      throw translate(error);
-    }
-    try {
-      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-      this.#transaction(() => {
-        this.#db.exec(SCHEMA);
-        this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-      });
-      const db = this.#db;
-      this.#sql = {
-        head: db.prepare('SELECT last_seq AS seq FROM streams WHERE name = ?'),
-        setHead: db.prepare(
-          'INSERT INTO streams (name, last_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq',
-        ),
-        find: db.prepare('SELECT seq FROM events WHERE stream = ? AND id = ?'),
-        insert: db.prepare(
-          'INSERT INTO events (stream, seq, id, type, data, headers, time) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ),
-        read: db.prepare(
-          'SELECT seq, id, type, data, headers, time FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
-        ),
-        getOffset: db.prepare('SELECT seq FROM offsets WHERE stream = ? AND consumer = ?'),
-        setOffset: db.prepare(
-          'INSERT INTO offsets (stream, consumer, seq) VALUES (?, ?, ?) ON CONFLICT (stream, consumer) DO UPDATE SET seq = excluded.seq',
-        ),
-      };
-    } catch (error) {
-      this.#db.close();
-      throw translate(error);
-    }
+  /** Expects STREAMS_SCHEMA to exist already. */
+  constructor(context: SqliteContext) {
+    this.#context = context;
+    const db = context.db;
+    this.#db = db;
+    this.#sql = {
+      head: db.prepare('SELECT last_seq AS seq FROM streams WHERE name = ?'),
+      setHead: db.prepare(
+        'INSERT INTO streams (name, last_seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq',
+      ),
+      find: db.prepare('SELECT seq FROM events WHERE stream = ? AND id = ?'),
+      insert: db.prepare(
+        'INSERT INTO events (stream, seq, id, type, data, headers, time) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      read: db.prepare(
+        'SELECT seq, id, type, data, headers, time FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      getOffset: db.prepare('SELECT seq FROM offsets WHERE stream = ? AND consumer = ?'),
+      setOffset: db.prepare(
+        'INSERT INTO offsets (stream, consumer, seq) VALUES (?, ?, ?) ON CONFLICT (stream, consumer) DO UPDATE SET seq = excluded.seq',
+      ),
+    };
   }
 
   async append(stream: string, events: readonly NewEvent[], options: { expectedSeq?: number } = {}): Promise<number[]> {
-    this.#assertOpen();
+    this.#context.assertOpen();
     // Serialise before the transaction: unserialisable data then fails the whole call up front.
     const rows = events.map((event) => ({
       id: event.id,
@@ -147,8 +104,8 @@ class SqliteBus implements Bus {
     }));
     const { expectedSeq } = options;
     const time = Date.now();
-    const { seqs, appended } = this.#guard(() =>
-      this.#transaction(() => {
+    const { seqs, appended } = guard(() =>
+      transaction(this.#db, () => {
         const head = this.#headSync(stream);
         const seqs: number[] = [];
         let last = head;
@@ -176,24 +133,24 @@ class SqliteBus implements Bus {
   }
 
   async read(stream: string, options: { after?: number; limit?: number } = {}): Promise<StreamEvent[]> {
-    this.#assertOpen();
+    this.#context.assertOpen();
     // LIMIT -1 is SQLite for "no limit".
-    return this.#guard(() => this.#readSync(stream, options.after ?? 0, options.limit ?? -1));
+    return guard(() => this.#readSync(stream, options.after ?? 0, options.limit ?? -1));
   }
 
   async head(stream: string): Promise<number> {
-    this.#assertOpen();
-    return this.#guard(() => this.#headSync(stream));
+    this.#context.assertOpen();
+    return guard(() => this.#headSync(stream));
   }
 
   async getOffset(stream: string, consumer: string): Promise<number> {
-    this.#assertOpen();
-    return this.#guard(() => this.#getOffsetSync(stream, consumer));
+    this.#context.assertOpen();
+    return guard(() => this.#getOffsetSync(stream, consumer));
   }
 
   async setOffset(stream: string, consumer: string, seq: number): Promise<void> {
-    this.#assertOpen();
-    this.#guard(() => this.#sql.setOffset.run(stream, consumer, seq));
+    this.#context.assertOpen();
+    guard(() => this.#sql.setOffset.run(stream, consumer, seq));
   }
 
   subscribe(
@@ -201,8 +158,8 @@ class SqliteBus implements Bus {
     options: SubscribeOptions,
     handler: (events: StreamEvent[]) => Promise<void>,
   ): Subscription {
-    this.#assertOpen();
-    const { after, consumer, batchSize = defaults.batchSize } = options;
+    this.#context.assertOpen();
+    const { after, consumer, batchSize = DEFAULT_BATCH_SIZE } = options;
     if (after !== undefined && consumer !== undefined) {
       throw new TypeError('subscribe() takes either `after` or `consumer`, not both');
     }
@@ -226,15 +183,12 @@ class SqliteBus implements Bus {
     };
   }
 
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      const current = insideHandler.getStore();
-      const running = [...this.#subscriptions];
-      for (const state of running) stop(state);
-      await Promise.all(running.filter((state) => state !== current).map((state) => state.done));
-      this.#db.close();
-    })();
-    return this.#closing;
+  /** Stops every subscription and resolves once their handlers have finished (the bus closes the file after). */
+  async stop(): Promise<void> {
+    const current = insideHandler.getStore();
+    const running = [...this.#subscriptions];
+    for (const state of running) stop(state);
+    await Promise.all(running.filter((state) => state !== current).map((state) => state.done));
   }
 
   async #run(
@@ -256,8 +210,8 @@ class SqliteBus implements Bus {
       committed = seq;
     };
     const backOff = async (error: unknown) => {
-      this.#report(error);
-      await this.#pause(state, backoffMs);
+      this.#context.report(error);
+      await pause(state, backoffMs);
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
     };
     while (!state.stopped) {
@@ -275,7 +229,7 @@ class SqliteBus implements Bus {
       }
       if (batch.length === 0) {
         state.idle = true;
-        await this.#pause(state, this.#pollIntervalMs);
+        await pause(state, this.#context.pollIntervalMs);
         state.idle = false;
         continue;
       }
@@ -293,33 +247,13 @@ class SqliteBus implements Bus {
         commit(position);
       } catch (error) {
         // Retried at the top of the loop; the position stays where the handler left it.
-        this.#report(translate(error));
+        this.#context.report(translate(error));
       }
     }
   }
 
-  #pause(state: SubscriptionState, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => state.wake?.(), ms);
-      state.wake = () => {
-        clearTimeout(timer);
-        state.wake = undefined;
-        resolve();
-      };
-      if (state.stopped) state.wake();
-    });
-  }
-
   #wakeIdle(stream: string): void {
     for (const state of this.#subscriptions) if (state.idle && state.stream === stream) state.wake?.();
-  }
-
-  #report(error: unknown): void {
-    try {
-      this.#onError(error);
-    } catch {
-      // A failing error callback must not end the subscription loop.
-    }
   }
 
   #headSync(stream: string): number {
@@ -344,41 +278,21 @@ class SqliteBus implements Bus {
       time: row.time,
     }));
   }
+}
 
-  #transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
-  }
-
-  #guard<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (error) {
-      throw translate(error);
-    }
-  }
-
-  #assertOpen(): void {
-    if (this.#closing) throw closedError();
-  }
+function pause(state: SubscriptionState, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => state.wake?.(), ms);
+    state.wake = () => {
+      clearTimeout(timer);
+      state.wake = undefined;
+      resolve();
+    };
+    if (state.stopped) state.wake();
+  });
 }
 
 function stop(state: SubscriptionState): void {
   state.stopped = true;
   state.wake?.();
-}
-
-/**
- * Opens (creating if needed) the bus file, or a private in-memory bus for ':memory:'. Several
- * processes may open the same file at once.
- */
-export function openSqliteBus(file: string, options: SqliteBusOptions = {}): Bus {
-  return new SqliteBus(file, options);
 }
