@@ -29,7 +29,9 @@
 //   principal → redundancy1 → redundancy2 → failures are declared), or to dead when there is no next.
 // - A lease lasts leaseMs and is renewed while the handler runs, so no two consumers run one job at
 //   the same time while its holder is alive. A consumer that dies (SIGKILL) stops renewing: after the
-//   lease expires the job is delivered again, with its attempt number increased.
+//   lease expires the job is delivered again, with its attempt number increased. A redelivery whose
+//   attempt is past `attempts` (every holder died with it: a poison job) is not run again: it moves to
+//   `next` or dead with the error "lease expired on attempt N".
 // - Delivery is at least once; handlers must be idempotent by job id (see Job.id).
 // - counts() and dead() inspect a queue; requeue() puts a dead job back to waiting with attempt 1.
 // - consumer.close() stops leasing, waits for running handlers, and leaves unfinished jobs to expire.

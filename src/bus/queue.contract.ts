@@ -162,9 +162,8 @@ export function queueContract(
       assert.ok(deliveries[1]!.at - enqueuedAt >= 245, 'not delivered before its delay');
     });
 
-    it('a job whose consumer was SIGKILLed is redelivered after the lease, attempt + 1', async (t) => {
-      const { bus, url } = await setup(t);
-      const leaseMs = 400;
+    /** Enqueues `id`, lets a child consumer take it, and SIGKILLs the child mid-job. */
+    async function killedMidJob(t: TestContext, bus: Bus, url: string, id: string, leaseMs: number) {
       const child = spawn(process.execPath, [HANG_CONSUMER, url, 'jobs', String(leaseMs)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -177,11 +176,17 @@ export function queueContract(
         output += chunk;
       });
       await waitFor(() => output.includes('ready'), { what: 'the child consumer' });
-      await bus.enqueue('jobs', { important: true }, { id: 'mid-job' });
-      await waitFor(() => output.includes('got mid-job 1'), { what: 'the child to take the job' });
+      await bus.enqueue('jobs', { important: true }, { id });
+      await waitFor(() => output.includes(`got ${id} 1`), { what: 'the child to take the job' });
       assert.equal((await bus.counts('jobs')).leased, 1);
       child.kill('SIGKILL');
       await within(exited, 10_000, 'the child to die');
+    }
+
+    it('a job whose consumer was SIGKILLed is redelivered after the lease, attempt + 1', async (t) => {
+      const { bus, url } = await setup(t);
+      const leaseMs = 400;
+      await killedMidJob(t, bus, url, 'mid-job', leaseMs);
 
       const { deliveries, handler } = recorder();
       bus.consume('jobs', handler, { leaseMs });
@@ -190,6 +195,19 @@ export function queueContract(
         deliveries.map((d) => [d.id, d.attempt]),
         [['mid-job', 2]],
       );
+    });
+
+    it('a poison job that killed its consumer on its last attempt moves on instead of running again', async (t) => {
+      const { bus, url } = await setup(t);
+      const leaseMs = 400;
+      await killedMidJob(t, bus, url, 'poison', leaseMs);
+      const { deliveries, handler } = recorder();
+      bus.consume('jobs', handler, { leaseMs, attempts: 1 });
+      await waitFor(async () => (await bus.counts('jobs')).dead === 1, { what: 'the poison job to be dead' });
+      assert.deepEqual(deliveries, [], 'never handed to a second consumer');
+      const [dead] = await bus.dead('jobs');
+      assert.equal(dead?.id, 'poison');
+      assert.match(dead!.error, /lease expired on attempt 1/);
     });
 
     it('concurrent consumers never run one job twice while its lease is live', async (t) => {

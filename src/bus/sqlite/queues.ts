@@ -269,11 +269,19 @@ export class SqliteQueues implements WorkQueues {
     state.running.add(lease);
     lease.settled = (async () => {
       let failure: { error: unknown } | undefined;
-      try {
-        await insideHandler.run(state, () => state.handler(lease.job));
-      } catch (error) {
-        failure = { error };
-        this.#context.report(error);
+      if (lease.job.attempt > state.options.attempts) {
+        // Delivered again because every earlier holder died with it (a poison job that kills its
+        // consumer): its attempts are used up, so it moves on instead of killing the next consumer.
+        failure = {
+          error: new Error(`lease expired on attempt ${lease.job.attempt - 1}: its consumer stopped renewing`),
+        };
+      } else {
+        try {
+          await insideHandler.run(state, () => state.handler(lease.job));
+        } catch (error) {
+          failure = { error };
+          this.#context.report(error);
+        }
       }
       try {
         this.#settle(state, lease, failure);
