@@ -106,7 +106,7 @@ it('a delayed job or a retry from this process wakes a blocked consumer before i
   ]);
 });
 
-const STALL_CONSUMER = fileURLToPath(new URL('./redis/fixtures/stall-consumer.ts', import.meta.url));
+const STALL_CONSUMER = fileURLToPath(new URL('./fixtures/stall-consumer.ts', import.meta.url));
 
 it('a consumer that stalls past its lease cannot complete the job delivered again meanwhile', { skip }, async (t) => {
   const { bus, url } = await openBus(t);

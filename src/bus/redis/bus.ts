@@ -2,20 +2,10 @@
 // (queues.ts), so services on many hosts share one bus. One command connection carries every call;
 // each subscription and consumer gets a connection of its own for its blocking reads. Standalone
 // Redis only: scripts touch keys they derive from job ids, which Redis Cluster forbids.
+
 import type { Redis } from 'ioredis';
-import type {
-  Bus,
-  ConsumeOptions,
-  Consumer,
-  DeadJob,
-  EnqueueOptions,
-  Job,
-  NewEvent,
-  QueueCounts,
-  StreamEvent,
-  SubscribeOptions,
-  Subscription,
-} from '../bus.ts';
+import type { Bus } from '../bus.ts';
+import { ComposedBus } from '../composed.ts';
 import {
   closedError,
   connect,
@@ -41,14 +31,14 @@ export interface RedisBusOptions {
 
 const DEFAULT_POLL_INTERVAL_MS = 500;
 
-class RedisBus implements Bus {
+class RedisBus extends ComposedBus {
   readonly #redis: Redis;
-  readonly #streams: RedisStreams;
-  readonly #queues: RedisQueues;
-  #closing: Promise<void> | undefined;
+  protected readonly streams: RedisStreams;
+  protected readonly queues: RedisQueues;
   #ended = false;
 
   constructor(redis: Redis, location: RedisLocation, options: RedisBusOptions) {
+    super();
     this.#redis = redis;
     const onError = options.onError ?? (() => {});
     const context: RedisContext = {
@@ -57,7 +47,7 @@ class RedisBus implements Bus {
       pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       dedicated: () => dedicatedConnection(redis),
       assertOpen: () => {
-        if (this.#closing) throw closedError();
+        if (this.isClosing) throw closedError();
       },
       isOpen: () => !this.#ended,
       guard: async <T>(call: Promise<T>): Promise<T> => {
@@ -77,74 +67,21 @@ class RedisBus implements Bus {
         }
       },
     };
-    this.#streams = new RedisStreams(context);
-    this.#queues = new RedisQueues(context);
+    this.streams = new RedisStreams(context);
+    this.queues = new RedisQueues(context);
   }
 
-  append(stream: string, events: readonly NewEvent[], options?: { expectedSeq?: number }): Promise<number[]> {
-    return this.#streams.append(stream, events, options);
-  }
-
-  read(stream: string, options?: { after?: number; limit?: number }): Promise<StreamEvent[]> {
-    return this.#streams.read(stream, options);
-  }
-
-  head(stream: string): Promise<number> {
-    return this.#streams.head(stream);
-  }
-
-  getOffset(stream: string, consumer: string): Promise<number> {
-    return this.#streams.getOffset(stream, consumer);
-  }
-
-  setOffset(stream: string, consumer: string, seq: number): Promise<void> {
-    return this.#streams.setOffset(stream, consumer, seq);
-  }
-
-  subscribe(
-    stream: string,
-    options: SubscribeOptions,
-    handler: (events: StreamEvent[]) => Promise<void>,
-  ): Subscription {
-    return this.#streams.subscribe(stream, options, handler);
-  }
-
-  enqueue(queue: string, payload: unknown, options?: EnqueueOptions): Promise<{ id: string; enqueued: boolean }> {
-    return this.#queues.enqueue(queue, payload, options);
-  }
-
-  consume(queue: string, handler: (job: Job) => Promise<void>, options?: ConsumeOptions): Consumer {
-    return this.#queues.consume(queue, handler, options);
-  }
-
-  counts(queue: string): Promise<QueueCounts> {
-    return this.#queues.counts(queue);
-  }
-
-  dead(queue: string, options?: { limit?: number }): Promise<DeadJob[]> {
-    return this.#queues.dead(queue, options);
-  }
-
-  requeue(queue: string, id: string): Promise<boolean> {
-    return this.#queues.requeue(queue, id);
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      // Running handlers still ack jobs and commit offsets as they finish, so the connection goes last.
-      await Promise.all([this.#streams.stop(), this.#queues.stop()]);
-      this.#ended = true;
-      if (this.#redis.status === 'ready') {
-        try {
-          // QUIT lets replies to calls already sent arrive first.
-          await this.#redis.quit();
-        } catch {
-          // Already gone; disconnect() below is enough.
-        }
+  protected async closeTransport(): Promise<void> {
+    this.#ended = true;
+    if (this.#redis.status === 'ready') {
+      try {
+        // QUIT lets replies to calls already sent arrive first.
+        await this.#redis.quit();
+      } catch {
+        // Already gone; disconnect() below is enough.
       }
-      this.#redis.disconnect();
-    })();
-    return this.#closing;
+    }
+    this.#redis.disconnect();
   }
 }
 

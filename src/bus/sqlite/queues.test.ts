@@ -50,7 +50,7 @@ function workspace(t: TestContext) {
 
 /** The stall-consumer fixture on `file`'s queue 'jobs'; ending its stdin lets its handler resolve. */
 function spawnStalled(t: TestContext, file: string, leaseMs: number) {
-  const child = spawn(process.execPath, [fixture('stall-consumer.ts'), file, 'jobs', String(leaseMs)], {
+  const child = spawn(process.execPath, [fixture('stall-consumer.ts'), `sqlite:${file}`, 'jobs', String(leaseMs)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   // SIGKILL, because a stopped process would hold any other signal until it is continued.
