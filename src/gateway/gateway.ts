@@ -1,6 +1,6 @@
 // The gateway process's HTTP server: its own /health and /metrics, then the route table.
-// Instance selection is plain round-robin over the declared instances for now; health-aware pools,
-// retries and store-and-forward replace it in the gateway's next step.
+// Each service's instances form a pool with the balancer its topology names (pool.ts); health-aware
+// member states, retries and store-and-forward come in the gateway's next step.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorBody, KitErrors } from '../kit/errors.ts';
@@ -8,6 +8,7 @@ import type { Logger } from '../kit/logger.ts';
 import { createRegistry, httpDurationHistogram } from '../kit/metrics.ts';
 import type { Topology } from '../topology/types.ts';
 import { GatewayErrors } from './errors.ts';
+import { createPools } from './pool.ts';
 import { createUpstreams, forward, sendJsonError } from './proxy.ts';
 import { createRouter } from './routes.ts';
 
@@ -34,15 +35,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const upstreams = createUpstreams();
   const registry = createRegistry({ service: 'gateway', instance });
   const durations = httpDurationHistogram(registry);
-  const next = new Map<string, number>();
-
-  function pick(service: string): string | undefined {
-    const origins = placement[service] ?? [];
-    if (origins.length === 0) return undefined;
-    const i = next.get(service) ?? 0;
-    next.set(service, (i + 1) % origins.length);
-    return origins[i % origins.length];
-  }
+  const pools = createPools(topology, placement);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const started = performance.now();
@@ -57,24 +50,29 @@ export function createGateway(options: GatewayOptions): Gateway {
       sendJsonError(res, 404, GatewayErrors.ROUTE_NOT_FOUND, `no route for ${req.method} ${url.split('?')[0]}`);
     } else {
       route = found.route.prefix;
-      const origin = pick(found.route.service);
-      if (origin === undefined) {
+      const member = pools.get(found.route.service)?.select();
+      if (member === undefined) {
         req.resume();
         status = 503;
         sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${found.route.service} has no instance`);
       } else {
-        status = await forward(
-          req,
-          res,
-          upstreams,
-          {
-            origin,
-            path: found.upstreamPath,
-            timeoutMs: found.route.timeoutMs,
-            bodyLimitBytes: topology.gateway.bodyLimitBytes,
-          },
-          log,
-        );
+        member.outstanding += 1;
+        try {
+          status = await forward(
+            req,
+            res,
+            upstreams,
+            {
+              origin: member.origin,
+              path: found.upstreamPath,
+              timeoutMs: found.route.timeoutMs,
+              bodyLimitBytes: topology.gateway.bodyLimitBytes,
+            },
+            log,
+          );
+        } finally {
+          member.outstanding -= 1;
+        }
       }
     }
     durations.observe(

@@ -17,6 +17,7 @@ async function echoServer(t: TestContext): Promise<string> {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString();
     res.setHeader('content-type', 'application/json');
+    res.setHeader('x-served-by', String((server.address() as AddressInfo).port));
     res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -28,8 +29,8 @@ async function startGateway(t: TestContext, placement: Record<string, string[]>,
   const topology = parseTopology(
     `gateway: { bodyLimitBytes: ${bodyLimitBytes} }
 services:
-  users-commands: {}
-  users-queries: {}
+  users-commands: { instances: 3 }
+  users-queries: { instances: 3, redundancy: { active: { policy: primary-backup } } }
 routes:
   - { prefix: /api-commands/users, service: users-commands, timeoutMs: 2000 }
   - { prefix: /api-queries/users, service: users-queries, idempotent: true }
@@ -95,6 +96,25 @@ describe('gateway forwarding', () => {
     const res = await fetch(`${gateway}/api-commands/users`, { method: 'POST', body: 'y'.repeat(4096) });
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'payload_too_large');
+  });
+});
+
+describe('gateway pools', () => {
+  test('primary-backup (active redundancy) sends all to the first instance; the default spreads round-robin', async (t) => {
+    const upstreams = [await echoServer(t), await echoServer(t), await echoServer(t)];
+    const gateway = await startGateway(t, { 'users-commands': upstreams, 'users-queries': upstreams });
+    const servedBy = async (path: string) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${gateway}${path}`);
+        await res.arrayBuffer();
+        seen.push(res.headers.get('x-served-by')!);
+      }
+      return seen;
+    };
+    const ports = upstreams.map((u) => new URL(u).port);
+    assert.deepEqual(await servedBy('/api-queries/users'), Array(6).fill(ports[0]));
+    assert.deepEqual(await servedBy('/api-commands/users'), [...ports, ...ports]);
   });
 });
 
