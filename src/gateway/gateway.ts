@@ -3,13 +3,16 @@
 // member states, retries and store-and-forward come in the gateway's next step.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Counter } from 'prom-client';
 import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { createRegistry, httpDurationHistogram } from '../kit/metrics.ts';
-import type { Topology } from '../topology/types.ts';
+import { continueTrace } from '../kit/trace.ts';
+import type { RouteSpec, Topology } from '../topology/types.ts';
 import { GatewayErrors } from './errors.ts';
-import { createPools } from './pool.ts';
-import { createUpstreams, forward, sendJsonError } from './proxy.ts';
+import { createRetryBudget, type RetryBudget } from './policies/retry-budget.ts';
+import { createPools, OUTLIER_DEFAULTS, type OutlierOptions } from './pool.ts';
+import { answerUnretried, createUpstreams, type Failure, forward, type Outcome, sendJsonError } from './proxy.ts';
 import { createRouter } from './routes.ts';
 
 export interface GatewayOptions {
@@ -20,6 +23,8 @@ export interface GatewayOptions {
   instance?: string;
   host?: string;
   port?: number;
+  /** Passive outlier detection settings (default OUTLIER_DEFAULTS). */
+  outlier?: OutlierOptions;
 }
 
 export interface Gateway {
@@ -35,7 +40,100 @@ export function createGateway(options: GatewayOptions): Gateway {
   const upstreams = createUpstreams();
   const registry = createRegistry({ service: 'gateway', instance });
   const durations = httpDurationHistogram(registry);
-  const pools = createPools(topology, placement);
+  const pools = createPools(topology, placement, options.outlier ?? OUTLIER_DEFAULTS, (member, reason) =>
+    log.warn({ member: member.name, state: member.state, reason }, `${member.name} is ${member.state}: ${reason}`),
+  );
+  const budgets = new Map<string, RetryBudget>();
+  const budgetFor = (service: string) => {
+    let budget = budgets.get(service);
+    if (budget === undefined) budgets.set(service, (budget = createRetryBudget()));
+    return budget;
+  };
+  const retries = new Counter({
+    name: 'archlab_gateway_retries_total',
+    help: 'Attempts retried on another instance',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+  const retryRefusals = new Counter({
+    name: 'archlab_gateway_retry_budget_refusals_total',
+    help: 'Retries the retry budget refused',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+
+  /**
+   * Sends the request to the service's pool. A request that is safe to repeat (GET/HEAD, an
+   * Idempotency-Key, or a route marked idempotent) and has no body to replay is retried on another
+   * instance after a failure nothing was sent for, within the route's deadline and the service's
+   * retry budget. Anything else gets exactly one attempt. A request whose connection broke after it
+   * was sent (it may be what crashed the instance) is tried on at most one more instance.
+   */
+  async function forwardWithRetries(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    spec: RouteSpec,
+    path: string,
+  ) {
+    const trace = continueTrace(req.headers);
+    const pool = pools.get(spec.service);
+    const budget = budgetFor(spec.service);
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const safe =
+      !hasBody &&
+      (req.method === 'GET' ||
+        req.method === 'HEAD' ||
+        req.headers['idempotency-key'] !== undefined ||
+        spec.idempotent);
+    const deadline = performance.now() + spec.timeoutMs;
+    const tried = new Set<string>();
+    budget.recordRequest(Date.now());
+    let last: Failure | undefined;
+    for (;;) {
+      const member = pool?.select(tried);
+      const remainingMs = Math.floor(deadline - performance.now());
+      if (member === undefined || remainingMs <= 0) {
+        req.resume();
+        if (last !== undefined) return answerUnretried(res, last, spec.service);
+        sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${spec.service} has no healthy instance`);
+        return 503;
+      }
+      tried.add(member.name);
+      // Hand failures back only when another instance could still take the request.
+      const another = safe && pool!.members.some((m) => m.state === 'healthy' && !tried.has(m.name));
+      member.outstanding += 1;
+      let outcome: Outcome;
+      try {
+        outcome = await forward(
+          req,
+          res,
+          upstreams,
+          {
+            origin: member.origin,
+            path,
+            timeoutMs: remainingMs,
+            bodyLimitBytes: topology.gateway.bodyLimitBytes,
+            handBackFailures: another,
+          },
+          log,
+          trace,
+        );
+      } finally {
+        member.outstanding -= 1;
+      }
+      pool!.record(member, outcome);
+      if (!('failure' in outcome)) return outcome.status;
+      // Poison suspects get one more instance, not every one: in seed 001 the spare died of the same
+      // request that had killed the primary.
+      if (outcome.failure === 'reset' && last?.failure === 'reset') return answerUnretried(res, outcome, spec.service);
+      last = outcome;
+      if (!budget.tryRetry(Date.now())) {
+        retryRefusals.inc({ service: spec.service });
+        return answerUnretried(res, last, spec.service);
+      }
+      retries.inc({ service: spec.service });
+    }
+  }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const started = performance.now();
@@ -50,30 +148,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       sendJsonError(res, 404, GatewayErrors.ROUTE_NOT_FOUND, `no route for ${req.method} ${url.split('?')[0]}`);
     } else {
       route = found.route.prefix;
-      const member = pools.get(found.route.service)?.select();
-      if (member === undefined) {
-        req.resume();
-        status = 503;
-        sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${found.route.service} has no instance`);
-      } else {
-        member.outstanding += 1;
-        try {
-          status = await forward(
-            req,
-            res,
-            upstreams,
-            {
-              origin: member.origin,
-              path: found.upstreamPath,
-              timeoutMs: found.route.timeoutMs,
-              bodyLimitBytes: topology.gateway.bodyLimitBytes,
-            },
-            log,
-          );
-        } finally {
-          member.outstanding -= 1;
-        }
-      }
+      status = await forwardWithRetries(req, res, found.route, found.upstreamPath);
     }
     durations.observe(
       { method: req.method ?? 'GET', route, status: String(status) },
@@ -132,6 +207,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      pools.close();
       await upstreams.close();
     },
   };

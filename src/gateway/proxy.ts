@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
-import { continueTrace, traceHeaders } from '../kit/trace.ts';
+import { type TraceContext, traceHeaders } from '../kit/trace.ts';
 import { GatewayErrors } from './errors.ts';
 
 // Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus host (the upstream's own).
@@ -32,7 +32,28 @@ export interface ForwardOptions {
   path: string;
   timeoutMs: number;
   bodyLimitBytes: number;
+  /**
+   * When true, a failure before anything was sent to the client (no connection, reset, timeout, or
+   * a 5xx answer) is handed back as a Failure instead of answered, so the caller can try elsewhere.
+   */
+  handBackFailures?: boolean;
 }
+
+/**
+ * refused: the request never reached the instance (safe to try anywhere); reset: the connection broke
+ * after the request may have arrived — it may be what killed the instance (a poison suspect);
+ * timeout: no answer in time; status: a 5xx answer.
+ */
+export type FailureKind = 'refused' | 'reset' | 'timeout' | 'status';
+
+/** An attempt that failed and was not answered; `status` is the upstream's for kind 'status'. */
+export interface Failure {
+  failure: FailureKind;
+  status?: number;
+  error?: unknown;
+}
+
+export type Outcome = { status: number } | Failure;
 
 export interface Upstreams {
   pool(origin: string): Pool;
@@ -70,22 +91,25 @@ export function sendJsonError(res: ServerResponse, status: number, code: string,
   res.end(body);
 }
 
-/** Forwards req to origin; resolves to the upstream status (or the error status it answered). */
+/**
+ * One attempt: forwards req to origin. Resolves to the status answered (upstream's or the gateway's
+ * own error), or — with handBackFailures — to a Failure that nothing was sent for yet.
+ */
 export async function forward(
   req: IncomingMessage,
   res: ServerResponse,
   upstreams: Upstreams,
   options: ForwardOptions,
   log: Logger,
-): Promise<number> {
-  const trace = continueTrace(req.headers);
+  trace: TraceContext,
+): Promise<Outcome> {
   res.setHeader('x-request-id', trace.requestId);
 
   const declaredLength = Number(req.headers['content-length'] ?? 0);
   if (declaredLength > options.bodyLimitBytes) {
     req.resume();
     sendJsonError(res, 413, KitErrors.PAYLOAD_TOO_LARGE, `request body over ${options.bodyLimitBytes} bytes`);
-    return 413;
+    return { status: 413 };
   }
 
   const headers: Record<string, string | string[]> = {};
@@ -119,6 +143,10 @@ export async function forward(
       if (value !== undefined && !HOP_BY_HOP.has(name)) responseHeaders[name] = value;
     }
     responseHeaders['x-request-id'] = trace.requestId;
+    if (upstream.statusCode >= 500 && options.handBackFailures) {
+      await upstream.body.dump();
+      return { failure: 'status', status: upstream.statusCode };
+    }
     const length = Number(upstream.headers['content-length'] ?? Number.NaN);
     if (length <= SMALL_BODY_BYTES) {
       // Small bodies (most API answers) go out in one write with the headers: measured about 2× the
@@ -130,12 +158,42 @@ export async function forward(
       res.writeHead(upstream.statusCode, responseHeaders);
       await pipeline(upstream.body, res);
     }
-    return upstream.statusCode;
+    return { status: upstream.statusCode };
   } catch (error) {
-    return answerFailure(res, error, options, log, trace.requestId);
+    const kind = failureKind(error);
+    if (options.handBackFailures && kind !== undefined && !res.headersSent && !res.destroyed) {
+      return { failure: kind, error };
+    }
+    return { status: answerFailure(res, error, options, log, trace.requestId) };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Failures worth another instance: the upstream was unreachable, broke the connection or was too slow. */
+function failureKind(error: unknown): FailureKind | undefined {
+  const code = (error as { code?: string }).code;
+  if (code === 'ERR_GATEWAY_BODY_TOO_LARGE') return undefined;
+  if ((error as Error).name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return 'timeout';
+  }
+  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'refused' : 'reset';
+}
+
+/** Answers a failure that no other instance will retry (the last attempt, or a refused retry). */
+export function answerUnretried(res: ServerResponse, failure: Failure, service: string) {
+  if (failure.failure === 'timeout') {
+    sendJsonError(res, 504, GatewayErrors.UPSTREAM_TIMEOUT, `${service} did not answer in time`);
+    return 504;
+  }
+  const what =
+    failure.failure === 'status'
+      ? `answered ${failure.status}`
+      : failure.failure === 'reset'
+        ? 'dropped the connection (the request may be what crashes it, so it was not replayed further)'
+        : 'was unreachable';
+  sendJsonError(res, 502, GatewayErrors.UPSTREAM_UNREACHABLE, `${service}: the instance tried last ${what}`);
+  return 502;
 }
 
 function answerFailure(res: ServerResponse, error: unknown, options: ForwardOptions, log: Logger, requestId: string) {
