@@ -46,7 +46,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const budgets = new Map<string, RetryBudget>();
   const budgetFor = (service: string) => {
     let budget = budgets.get(service);
-    if (budget === undefined) budgets.set(service, (budget = createRetryBudget()));
+    if (budget === undefined) {
+      budget = createRetryBudget();
+      budgets.set(service, budget);
+    }
     return budget;
   };
   const retries = new Counter({
