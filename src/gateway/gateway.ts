@@ -1,19 +1,41 @@
-// The gateway process's HTTP server: its own /health and /metrics, then the route table.
-// Each service's instances form a pool with the balancer its topology names (pool.ts); health-aware
-// member states, retries and store-and-forward come in the gateway's next step.
+// The gateway process's HTTP server: its own /health, /metrics and /pending_results, then the route
+// table. Each service's instances form a pool (pool.ts) with the balancer its topology names; member
+// states come from passive outlier detection and the monitor's feed (admin port, admin.ts). Requests
+// that are safe to repeat are retried on another instance within the route's deadline and the
+// service's retry budget; routes with storeAndForward journal what no instance can take
+// (store-and-forward.ts) and answer 202 with a ticket.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter } from 'prom-client';
+import type { Bus } from '../bus/bus.ts';
 import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
-import { createRegistry, httpDurationHistogram } from '../kit/metrics.ts';
-import { continueTrace } from '../kit/trace.ts';
+import { createRegistry } from '../kit/metrics.ts';
+import { continueTrace, type TraceContext } from '../kit/trace.ts';
 import type { RouteSpec, Topology } from '../topology/types.ts';
+import { type AdminServer, createAdminServer, sendJson } from './admin.ts';
 import { GatewayErrors } from './errors.ts';
+import { createGatewayMetrics } from './metrics.ts';
 import { createRetryBudget, type RetryBudget } from './policies/retry-budget.ts';
 import { createPools, OUTLIER_DEFAULTS, type OutlierOptions } from './pool.ts';
-import { answerUnretried, createUpstreams, type Failure, forward, type Outcome, sendJsonError } from './proxy.ts';
+import {
+  answerUnretried,
+  createUpstreams,
+  type Failure,
+  type FailureKind,
+  forward,
+  isTooLarge,
+  type Outcome,
+  readBody,
+  sendJsonError,
+  upstreamHeaders,
+} from './proxy.ts';
 import { createRouter } from './routes.ts';
+import { type Journal, openJournal, type ReplayOptions, type TicketState } from './store-and-forward.ts';
+
+/** Bodies up to this size of requests that may be retried are read first, so a retry can resend them. */
+const REPLAYABLE_BODY_BYTES = 64 * 1024;
+const TICKET_PATH = /^\/pending_results\/([0-9a-f-]{36})$/;
+const TICKET_STATES: readonly TicketState[] = ['pending', 'done', 'failed'];
 
 export interface GatewayOptions {
   topology: Topology;
@@ -25,10 +47,19 @@ export interface GatewayOptions {
   port?: number;
   /** Passive outlier detection settings (default OUTLIER_DEFAULTS). */
   outlier?: OutlierOptions;
+  /** The bus store-and-forward journals on; without it, routes with storeAndForward answer 503 like others. */
+  bus?: Bus;
+  replay?: ReplayOptions;
+  /** Enables the admin port (loopback) with this token. */
+  adminToken?: string | undefined;
+  /** Admin port; 0 (default) picks a free one. */
+  adminPort?: number;
 }
 
 export interface Gateway {
   listen(): Promise<string>;
+  /** The admin port's URL once listening, when there is an admin token. */
+  readonly adminUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -39,10 +70,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   const match = createRouter(topology.routes);
   const upstreams = createUpstreams();
   const registry = createRegistry({ service: 'gateway', instance });
-  const durations = httpDurationHistogram(registry);
-  const pools = createPools(topology, placement, options.outlier ?? OUTLIER_DEFAULTS, (member, reason) =>
-    log.warn({ member: member.name, state: member.state, reason }, `${member.name} is ${member.state}: ${reason}`),
-  );
+  const metrics = createGatewayMetrics(registry);
+  const pools = createPools(topology, placement, options.outlier ?? OUTLIER_DEFAULTS, (service, member, _, reason) => {
+    log.warn({ member: member.name, state: member.state, reason }, `${member.name} is ${member.state}: ${reason}`);
+    if (member.state === 'ejected') metrics.memberEjected(service, member);
+    metrics.memberStates(service, [member]);
+  });
+  for (const pool of pools.all()) metrics.memberStates(pool.service, pool.members);
   const budgets = new Map<string, RetryBudget>();
   const budgetFor = (service: string) => {
     let budget = budgets.get(service);
@@ -52,59 +86,75 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     return budget;
   };
-  const retries = new Counter({
-    name: 'archlab_gateway_retries_total',
-    help: 'Attempts retried on another instance',
-    labelNames: ['service'],
-    registers: [registry],
-  });
-  const retryRefusals = new Counter({
-    name: 'archlab_gateway_retry_budget_refusals_total',
-    help: 'Retries the retry budget refused',
-    labelNames: ['service'],
-    registers: [registry],
-  });
+  const safServices = [...new Set(topology.routes.filter((r) => r.storeAndForward).map((r) => r.service))];
+  let journal: Journal | undefined;
+  let admin: AdminServer | undefined;
+  let adminUrl: string | undefined;
 
   /**
-   * Sends the request to the service's pool. A request that is safe to repeat (GET/HEAD, an
-   * Idempotency-Key, or a route marked idempotent) and has no body to replay is retried on another
-   * instance after a failure nothing was sent for, within the route's deadline and the service's
-   * retry budget. Anything else gets exactly one attempt. A request whose connection broke after it
-   * was sent (it may be what crashed the instance) is tried on at most one more instance.
+   * Sends the request to the service's pool. A failure nothing was sent for (connection refused) is
+   * tried on another instance when the body can be sent again; a request that is safe to repeat
+   * (GET/HEAD, an Idempotency-Key, or a route marked idempotent) is also retried after a reset, a
+   * per-try timeout or a 5xx — all within the route's deadline and the service's retry budget. A
+   * request whose connection broke after it was sent (it may be what crashed the instance) is tried
+   * on at most one more instance. On a store-and-forward route, a request no instance could take is
+   * journaled and answered 202.
    */
   async function forwardWithRetries(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     spec: RouteSpec,
     path: string,
-  ) {
+  ): Promise<number> {
     const trace = continueTrace(req.headers);
     const pool = pools.get(spec.service);
     const budget = budgetFor(spec.service);
+    const storable = spec.storeAndForward && journal !== undefined;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const safe =
-      !hasBody &&
-      (req.method === 'GET' ||
-        req.method === 'HEAD' ||
-        req.headers['idempotency-key'] !== undefined ||
-        spec.idempotent);
+      req.method === 'GET' || req.method === 'HEAD' || req.headers['idempotency-key'] !== undefined || spec.idempotent;
+    let body: Buffer | undefined;
+    if (hasBody && (storable || (safe && Number(req.headers['content-length']) <= REPLAYABLE_BODY_BYTES))) {
+      try {
+        body = await readBody(req, topology.gateway.bodyLimitBytes);
+      } catch (error) {
+        if (!isTooLarge(error)) return 499; // the client went away mid-body
+        sendJsonError(
+          res,
+          413,
+          KitErrors.PAYLOAD_TOO_LARGE,
+          `request body over ${topology.gateway.bodyLimitBytes} bytes`,
+        );
+        return 413;
+      }
+    }
+    const replayable = !hasBody || body !== undefined;
+    // Stored requests of this service are still waiting: a new one queues behind them, keeping the order.
+    if (storable && journal!.backlog(spec.service) > 0) return store(req, res, spec, path, trace, body);
+
     const deadline = performance.now() + spec.timeoutMs;
     const tried = new Set<string>();
     budget.recordRequest(Date.now());
     let last: Failure | undefined;
+    const giveUp = () => {
+      req.resume();
+      if (storable && (last === undefined || last.failure === 'refused'))
+        return store(req, res, spec, path, trace, body);
+      if (last !== undefined) return answerUnretried(res, last, spec.service);
+      sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${spec.service} has no healthy instance`);
+      return 503;
+    };
     for (;;) {
       const member = pool?.select(tried);
       const remainingMs = Math.floor(deadline - performance.now());
-      if (member === undefined || remainingMs <= 0) {
-        req.resume();
-        if (last !== undefined) return answerUnretried(res, last, spec.service);
-        sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${spec.service} has no healthy instance`);
-        return 503;
-      }
+      if (member === undefined || remainingMs <= 0) return giveUp();
       tried.add(member.name);
-      // Hand failures back only when another instance could still take the request.
-      const another = safe && pool!.members.some((m) => m.state === 'healthy' && !tried.has(m.name));
+      const another = pool!.members.some((m) => m.state === 'healthy' && !tried.has(m.name));
+      const handBack = new Set<FailureKind>();
+      if (replayable && (another || storable)) handBack.add('refused');
+      if (replayable && safe && another) for (const kind of ['reset', 'timeout', 'status'] as const) handBack.add(kind);
       member.outstanding += 1;
+      const attemptStarted = performance.now();
       let outcome: Outcome;
       try {
         outcome = await forward(
@@ -116,7 +166,8 @@ export function createGateway(options: GatewayOptions): Gateway {
             path,
             timeoutMs: remainingMs,
             bodyLimitBytes: topology.gateway.bodyLimitBytes,
-            handBackFailures: another,
+            handBack,
+            body,
           },
           log,
           trace,
@@ -124,6 +175,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       } finally {
         member.outstanding -= 1;
       }
+      metrics.attempt(spec.service, member, outcome, (performance.now() - attemptStarted) / 1000);
       pool!.record(member, outcome);
       if (!('failure' in outcome)) return outcome.status;
       // Poison suspects get one more instance, not every one: in seed 001 the spare died of the same
@@ -131,17 +183,55 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (outcome.failure === 'reset' && last?.failure === 'reset') return answerUnretried(res, outcome, spec.service);
       last = outcome;
       if (!budget.tryRetry(Date.now())) {
-        retryRefusals.inc({ service: spec.service });
-        return answerUnretried(res, last, spec.service);
+        metrics.budgetRefusal(spec.service, spec.prefix);
+        return giveUp();
       }
-      retries.inc({ service: spec.service });
+      metrics.retry(spec.service, spec.prefix);
     }
+  }
+
+  async function store(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    spec: RouteSpec,
+    path: string,
+    trace: TraceContext,
+    body: Buffer | undefined,
+  ): Promise<number> {
+    let ticket: Awaited<ReturnType<Journal['store']>>;
+    try {
+      ticket = await journal!.store({
+        service: spec.service,
+        route: spec.prefix,
+        method: req.method ?? 'GET',
+        path,
+        headers: upstreamHeaders(req, trace),
+        body: body === undefined || body.length === 0 ? null : body.toString('base64'),
+        timeoutMs: spec.timeoutMs,
+      });
+    } catch (error) {
+      log.error({ err: error, service: spec.service }, 'store-and-forward journal append failed');
+      sendJsonError(
+        res,
+        503,
+        GatewayErrors.JOURNAL_UNAVAILABLE,
+        `${spec.service} is down and the journal is unavailable`,
+      );
+      return 503;
+    }
+    metrics.stored(spec.service, spec.prefix);
+    const statusUrl = `/pending_results/${ticket.ticket}`;
+    res.setHeader('location', statusUrl);
+    res.setHeader('x-request-id', trace.requestId);
+    sendJson(res, 202, { ticket: ticket.ticket, statusUrl, state: ticket.state, service: spec.service });
+    return 202;
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const started = performance.now();
     const url = req.url ?? '/';
     if (req.method === 'GET' && (url === '/health' || url === '/metrics')) return serveOwn(url, res);
+    if (req.method === 'GET' && url.startsWith('/pending_results')) return servePending(url, res);
     const found = match(url);
     let status: number;
     let route = 'unmatched';
@@ -153,10 +243,33 @@ export function createGateway(options: GatewayOptions): Gateway {
       route = found.route.prefix;
       status = await forwardWithRetries(req, res, found.route, found.upstreamPath);
     }
-    durations.observe(
-      { method: req.method ?? 'GET', route, status: String(status) },
-      (performance.now() - started) / 1000,
-    );
+    metrics.request(req.method ?? 'GET', route, status, (performance.now() - started) / 1000);
+  }
+
+  /** GET /pending_results[?state=&service=&limit=] and GET /pending_results/:ticket. */
+  function servePending(url: string, res: http.ServerResponse) {
+    const parsed = new URL(url, 'http://gateway');
+    const one = TICKET_PATH.exec(parsed.pathname)?.[1];
+    if (one !== undefined) {
+      const ticket = journal?.get(one);
+      if (ticket === undefined) return sendJsonError(res, 404, GatewayErrors.TICKET_NOT_FOUND, `no ticket ${one}`);
+      return sendJson(res, 200, ticket);
+    }
+    if (parsed.pathname !== '/pending_results') {
+      return sendJsonError(res, 404, GatewayErrors.TICKET_NOT_FOUND, 'a ticket is a UUID: /pending_results/<ticket>');
+    }
+    const state = parsed.searchParams.get('state') ?? undefined;
+    if (state !== undefined && !TICKET_STATES.includes(state as TicketState)) {
+      return sendJsonError(res, 400, KitErrors.VALIDATION_FAILED, `state must be one of ${TICKET_STATES.join(', ')}`);
+    }
+    const limitText = parsed.searchParams.get('limit') ?? '100';
+    const limit = Number(limitText);
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) {
+      return sendJsonError(res, 400, KitErrors.VALIDATION_FAILED, 'limit must be an integer from 1 to 1000');
+    }
+    const service = parsed.searchParams.get('service') ?? undefined;
+    const results = journal?.list({ state: state as TicketState | undefined, service, limit }) ?? [];
+    sendJson(res, 200, { results });
   }
 
   async function serveOwn(url: string, res: http.ServerResponse) {
@@ -165,7 +278,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       res.end(await registry.metrics());
       return;
     }
-    const body = JSON.stringify({
+    sendJson(res, 200, {
       status: 'ready',
       ready: true,
       instance,
@@ -175,8 +288,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       uptimeMs: Date.now() - startedAt,
       position: null,
     });
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-    res.end(body);
   }
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
@@ -196,7 +307,33 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   return {
-    listen() {
+    async listen() {
+      if (options.bus !== undefined && safServices.length > 0) {
+        journal = await openJournal({
+          bus: options.bus,
+          pools,
+          upstreams,
+          log,
+          services: safServices,
+          replay: options.replay,
+          onBacklog: (service, pending) => metrics.pending(service, pending),
+        });
+      } else if (safServices.length > 0) {
+        log.warn(
+          { services: safServices },
+          'no bus: store-and-forward routes answer 503 when no instance can take them',
+        );
+      }
+      if (options.adminToken) {
+        admin = createAdminServer({
+          token: options.adminToken,
+          routes: topology.routes,
+          pools,
+          log,
+          port: options.adminPort ?? 0,
+        });
+        adminUrl = await admin.listen();
+      }
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(options.port ?? topology.gateway.port, options.host ?? topology.gateway.host, () => {
@@ -205,11 +342,16 @@ export function createGateway(options: GatewayOptions): Gateway {
         });
       });
     },
+    get adminUrl() {
+      return adminUrl;
+    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await admin?.close();
+      await journal?.close();
       pools.close();
       await upstreams.close();
     },

@@ -1,7 +1,8 @@
 // `archlab run gateway`: reads the placement the supervisor wrote (service → instance URLs) and serves.
+// The admin port comes from ARCHLAB_GATEWAY_ADMIN_PORT (the supervisor picks it) or the topology.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Program } from '../services/program.ts';
+import { openBus, type Program } from '../services/program.ts';
 import { createGateway } from './gateway.ts';
 
 export const PLACEMENT_FILE = 'placement.json';
@@ -13,6 +14,7 @@ export interface Placement {
 export const gatewayProgram: Program = async (ctx) => {
   const file = path.join(ctx.dataDir, PLACEMENT_FILE);
   const placement = JSON.parse(await readFile(file, 'utf8')) as Placement;
+  const storeAndForward = ctx.topology.routes.some((route) => route.storeAndForward);
   const gateway = createGateway({
     topology: ctx.topology,
     placement: placement.services,
@@ -20,7 +22,12 @@ export const gatewayProgram: Program = async (ctx) => {
     instance: ctx.instance,
     host: ctx.host,
     port: ctx.port,
+    bus: storeAndForward ? await openBus(ctx) : undefined,
+    adminToken: ctx.adminToken,
+    adminPort: Number(process.env.ARCHLAB_GATEWAY_ADMIN_PORT || ctx.topology.gateway.adminPort),
   });
   ctx.shutdown.add('gateway', () => gateway.close());
-  return { url: await gateway.listen() };
+  const url = await gateway.listen();
+  ctx.log.info({ admin: gateway.adminUrl }, 'gateway admin port');
+  return { url };
 };

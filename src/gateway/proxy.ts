@@ -33,10 +33,12 @@ export interface ForwardOptions {
   timeoutMs: number;
   bodyLimitBytes: number;
   /**
-   * When true, a failure before anything was sent to the client (no connection, reset, timeout, or
-   * a 5xx answer) is handed back as a Failure instead of answered, so the caller can try elsewhere.
+   * Failures of these kinds are handed back as a Failure instead of answered (nothing is sent to the
+   * client for them), so the caller can try elsewhere or store the request.
    */
-  handBackFailures?: boolean;
+  handBack?: ReadonlySet<FailureKind>;
+  /** The request body, already read (replayable); without it, the body streams from req. */
+  body?: Buffer | undefined;
 }
 
 /**
@@ -91,6 +93,77 @@ export function sendJsonError(res: ServerResponse, status: number, code: string,
   res.end(body);
 }
 
+/** The headers an upstream receives: the client's end-to-end ones, X-Forwarded-*, request id, traceparent. */
+export function upstreamHeaders(req: IncomingMessage, trace: TraceContext): Record<string, string | string[]> {
+  const headers = endToEnd(req.headers);
+  const clientIp = req.socket.remoteAddress ?? '';
+  const priorFor = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${clientIp}` : clientIp;
+  headers['x-forwarded-host'] = req.headers.host ?? '';
+  headers['x-forwarded-proto'] = 'http';
+  Object.assign(headers, traceHeaders(trace));
+  return headers;
+}
+
+function endToEnd(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const kept: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) kept[name] = value;
+  }
+  return kept;
+}
+
+/** Reads a whole request body of at most `limit` bytes; rejects with ERR_GATEWAY_BODY_TOO_LARGE past it. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+export function isTooLarge(error: unknown): boolean {
+  return (error as { code?: string }).code === 'ERR_GATEWAY_BODY_TOO_LARGE';
+}
+
+function tooLarge(): Error {
+  return Object.assign(new Error('request body too large'), { code: 'ERR_GATEWAY_BODY_TOO_LARGE' });
+}
+
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+/** One attempt without a client connection (a store-and-forward replay): the whole answer, or a Failure. */
+export async function send(
+  upstreams: Upstreams,
+  origin: string,
+  request: { method: string; path: string; headers: Record<string, string | string[]>; body: Buffer | null },
+  timeoutMs: number,
+): Promise<StoredAnswer | Failure> {
+  try {
+    const upstream = await upstreams.pool(origin).request({
+      path: request.path,
+      method: request.method as 'GET',
+      headers: request.headers,
+      body: request.body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = Buffer.from(await upstream.body.arrayBuffer());
+    return { status: upstream.statusCode, headers: endToEnd(upstream.headers), body };
+  } catch (error) {
+    return { failure: failureKind(error) ?? 'reset', error };
+  }
+}
+
 /**
  * One attempt: forwards req to origin. Resolves to the status answered (upstream's or the gateway's
  * own error), or — with handBackFailures — to a Failure that nothing was sent for yet.
@@ -112,18 +185,9 @@ export async function forward(
     return { status: 413 };
   }
 
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-  }
-  const clientIp = req.socket.remoteAddress ?? '';
-  const priorFor = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${clientIp}` : clientIp;
-  headers['x-forwarded-host'] = req.headers.host ?? '';
-  headers['x-forwarded-proto'] = 'http';
-  Object.assign(headers, traceHeaders(trace));
-
+  const headers = upstreamHeaders(req, trace);
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  if (options.body !== undefined) headers['content-length'] = String(options.body.length);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), options.timeoutMs);
   res.once('close', () => {
@@ -135,15 +199,13 @@ export async function forward(
       path: options.path,
       method: req.method as 'GET',
       headers,
-      body: hasBody ? (declaredLength > 0 ? req : req.pipe(limitBytes(options.bodyLimitBytes))) : null,
+      body:
+        options.body ?? (hasBody ? (declaredLength > 0 ? req : req.pipe(limitBytes(options.bodyLimitBytes))) : null),
       signal: abort.signal,
     });
-    const responseHeaders: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(upstream.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) responseHeaders[name] = value;
-    }
+    const responseHeaders = endToEnd(upstream.headers);
     responseHeaders['x-request-id'] = trace.requestId;
-    if (upstream.statusCode >= 500 && options.handBackFailures) {
+    if (upstream.statusCode >= 500 && options.handBack?.has('status')) {
       await upstream.body.dump();
       return { failure: 'status', status: upstream.statusCode };
     }
@@ -161,7 +223,7 @@ export async function forward(
     return { status: upstream.statusCode };
   } catch (error) {
     const kind = failureKind(error);
-    if (options.handBackFailures && kind !== undefined && !res.headersSent && !res.destroyed) {
+    if (kind !== undefined && options.handBack?.has(kind) && !res.headersSent && !res.destroyed) {
       return { failure: kind, error };
     }
     return { status: answerFailure(res, error, options, log, trace.requestId) };
@@ -173,11 +235,19 @@ export async function forward(
 /** Failures worth another instance: the upstream was unreachable, broke the connection or was too slow. */
 function failureKind(error: unknown): FailureKind | undefined {
   const code = (error as { code?: string }).code;
-  if (code === 'ERR_GATEWAY_BODY_TOO_LARGE') return undefined;
-  if ((error as Error).name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return 'timeout';
-  }
+  if (isTooLarge(error)) return undefined;
+  if (isTimeout(error)) return 'timeout';
   return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'refused' : 'reset';
+}
+
+function isTimeout(error: unknown): boolean {
+  const { name, code } = error as { name?: string; code?: string };
+  return (
+    name === 'AbortError' ||
+    name === 'TimeoutError' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  );
 }
 
 /** Answers a failure that no other instance will retry (the last attempt, or a refused retry). */
@@ -198,13 +268,12 @@ export function answerUnretried(res: ServerResponse, failure: Failure, service: 
 
 function answerFailure(res: ServerResponse, error: unknown, options: ForwardOptions, log: Logger, requestId: string) {
   const code = (error as { code?: string }).code;
-  if (code === 'ERR_GATEWAY_BODY_TOO_LARGE') {
+  if (isTooLarge(error)) {
     sendJsonError(res, 413, KitErrors.PAYLOAD_TOO_LARGE, `request body over ${options.bodyLimitBytes} bytes`);
     return 413;
   }
   if (res.destroyed) return 499; // the client left; nobody to answer
-  const timedOut =
-    (error as Error).name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+  const timedOut = isTimeout(error);
   log.warn({ err: error, origin: options.origin, path: options.path, requestId }, 'upstream request failed');
   if (timedOut) {
     sendJsonError(res, 504, GatewayErrors.UPSTREAM_TIMEOUT, `upstream did not answer within ${options.timeoutMs} ms`);
@@ -220,9 +289,8 @@ function limitBytes(limit: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      if (seen > limit) {
-        callback(Object.assign(new Error('request body too large'), { code: 'ERR_GATEWAY_BODY_TOO_LARGE' }));
-      } else callback(null, chunk);
+      if (seen > limit) callback(tooLarge());
+      else callback(null, chunk);
     },
   });
 }

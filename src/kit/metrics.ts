@@ -11,7 +11,7 @@ export function createRegistry(labels: Record<string, string>): Registry {
 }
 
 // Buckets in seconds (Prometheus convention), from 0.5 ms to 10 s.
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function httpDurationHistogram(registry: Registry): Histogram<'method' | 'route' | 'status'> {
   return new Histogram({

@@ -27,6 +27,8 @@ export interface RunFile {
   dataDir: string;
   topology: string | null;
   gateway: string | null;
+  /** The gateway's admin port (loopback; routing table, pool states, the monitor's feed). */
+  gatewayAdmin: string;
   instances: InstanceStatus[];
 }
 

@@ -80,6 +80,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   }
   writeFileSync(path.join(dataDir, PLACEMENT_FILE), `${JSON.stringify(placement, null, 2)}\n`);
 
+  // The gateway's admin port is chosen once, so a restarted gateway answers where run.json says.
+  const gatewayAdminPort = topology.gateway.adminPort || (await freePort());
+  const gatewayAdmin = `http://127.0.0.1:${gatewayAdminPort}`;
   const gateway = newInstance(
     {
       name: 'gateway',
@@ -89,7 +92,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       port: options.gatewayPort ?? topology.gateway.port,
       url: '',
     },
-    {},
+    { ARCHLAB_GATEWAY_ADMIN_PORT: String(gatewayAdminPort) },
   );
 
   function newInstance(
@@ -118,6 +121,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
           dataDir,
           topology: options.topologyFile,
           gateway: gatewayUrl,
+          gatewayAdmin,
           instances: [...instances, gateway].map((i) => i.status),
         }),
       )

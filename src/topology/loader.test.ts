@@ -72,7 +72,7 @@ describe('parseTopology', () => {
       file: undefined,
       store: 'sqlite:./data',
       bus: 'sqlite:./data/bus.db',
-      gateway: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576 },
+      gateway: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576, adminPort: 0 },
       monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
       services: [
         {

@@ -29,7 +29,7 @@ export interface TopologyOptions {
 }
 
 export const TOPOLOGY_DEFAULTS = {
-  gateway: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576 },
+  gateway: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576, adminPort: 0 },
   monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
   service: { kind: 'http', instances: 1 },
   passive: { spares: 1, mode: 'cold' },

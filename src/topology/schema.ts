@@ -104,6 +104,7 @@ export const topologySchema = {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         bodyLimitBytes: positiveInt,
+        adminPort: { type: 'integer', minimum: 0, maximum: 65535 },
       },
       additionalProperties: false,
     },
@@ -136,7 +137,7 @@ export const topologySchema = {
 export interface RawTopology {
   store?: string;
   bus?: string;
-  gateway?: { host?: string; port?: number; bodyLimitBytes?: number };
+  gateway?: { host?: string; port?: number; bodyLimitBytes?: number; adminPort?: number };
   monitor?: { intervalMs?: number; timeoutMs?: number; failureThreshold?: number; successThreshold?: number };
   services: Record<string, RawService>;
   routes?: RawRoute[];

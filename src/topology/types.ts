@@ -41,6 +41,8 @@ export interface GatewaySpec {
   port: number;
   /** Largest request body the gateway forwards. */
   bodyLimitBytes: number;
+  /** The admin port (always on 127.0.0.1); 0 lets the supervisor pick a free one. */
+  adminPort: number;
 }
 
 export interface MonitorSpec {
