@@ -93,6 +93,16 @@ describe('users through the gateway (SQLite defaults)', () => {
     const pids = run.instances.map((i) => i.pid).filter((pid): pid is number => pid !== null);
     assert.equal(pids.length, 3, 'gateway, users-commands-1, users-queries-1');
     assert.deepEqual(run.instances.map((i) => i.name).sort(), ['gateway', 'users-commands-1', 'users-queries-1']);
+    // The gateway's admin port, from run.json, with the token from the data directory.
+    const pools = await fetch(`${run.gatewayAdmin}/pools`, {
+      headers: { authorization: `Bearer ${system.adminToken}` },
+    });
+    assert.equal(pools.status, 200);
+    const { pools: list } = (await pools.json()) as { pools: { members: { name: string; state: string }[] }[] };
+    assert.deepEqual(list.flatMap((p) => p.members.map((m) => `${m.name}:${m.state}`)).sort(), [
+      'users-commands-1:healthy',
+      'users-queries-1:healthy',
+    ]);
     assert.equal(await system.stop(), 0);
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} outlived the supervisor`);
   });

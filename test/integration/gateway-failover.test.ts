@@ -1,39 +1,15 @@
 // The gateway masking an instance crash: three real backend processes behind a primary-backup pool,
 // the serving one SIGKILLed in the middle of a bounded client loop of idempotent requests.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { type TestContext, test } from 'node:test';
 import { createGateway } from '../../src/gateway/gateway.ts';
 import { OUTLIER_DEFAULTS } from '../../src/gateway/pool.ts';
 import { parseTopology } from '../../src/topology/loader.ts';
+import { kill, PLAIN_BACKEND, startBackend } from '../helpers/backend.ts';
 import { silentLogger } from '../helpers/log.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor, within } from '../helpers/wait-for.ts';
-
-const BACKEND = `
-const http = require('node:http');
-http.createServer((req, res) => {
-  res.setHeader('x-served-by', process.env.NAME);
-  res.setHeader('content-type', 'application/json');
-  res.end(req.url === '/health' ? '{"ready":true}' : '[]');
-}).listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('listening\\n'));
-`;
-
-async function backend(t: TestContext, name: string, port: number, source = BACKEND): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', source], {
-    env: { ...process.env, NAME: name, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  await waitFor(() => output.includes('listening'), { what: `${name} to listen` });
-  return child;
-}
 
 /** A gateway with /api/ventas → sales-queries, three instances on `ports`, active primary-backup. */
 async function primaryBackupGateway(t: TestContext, ports: number[]): Promise<string> {
@@ -64,9 +40,9 @@ async function get(url: string): Promise<{ status: number; servedBy: string | nu
 test('SIGKILL of the serving instance: zero client-visible errors, then fail-back to the primary', async (t) => {
   const ports = [await freePort(), await freePort(), await freePort()];
   const children = [
-    await backend(t, 'b1', ports[0]!),
-    await backend(t, 'b2', ports[1]!),
-    await backend(t, 'b3', ports[2]!),
+    await startBackend(t, 'b1', ports[0]!),
+    await startBackend(t, 'b2', ports[1]!),
+    await startBackend(t, 'b3', ports[2]!),
   ];
   const url = `${await primaryBackupGateway(t, ports)}/api/ventas`;
 
@@ -76,8 +52,7 @@ test('SIGKILL of the serving instance: zero client-visible errors, then fail-bac
     Array.from({ length: 4 }, async (_, client) => {
       for (let i = 0; i < 100; i++) {
         if (client === 0 && i === 25) {
-          children[0]!.kill('SIGKILL');
-          await within(new Promise((resolve) => children[0]!.once('exit', resolve)), 5000, 'b1 to die');
+          await within(kill(children[0]!), 5000, 'b1 to die');
         }
         results.push(await get(url));
       }
@@ -100,7 +75,7 @@ test('SIGKILL of the serving instance: zero client-visible errors, then fail-bac
   assert.ok(!results.some((r) => r.servedBy === 'b3'), 'primary-backup never skipped a healthy backup');
 
   // The primary comes back on its port: the ejection probe re-admits it and traffic fails back.
-  children[0] = await backend(t, 'b1', ports[0]!);
+  children[0] = await startBackend(t, 'b1', ports[0]!);
   await waitFor(async () => (await get(url)).servedBy === 'b1', { what: 'fail-back to b1', timeoutMs: 15_000 });
 });
 
@@ -149,13 +124,13 @@ routes:
 
 test('a request that crashes instances is tried on one more instance, not on all of them', async (t) => {
   // The same backend, except that the poison path kills it mid-request.
-  const POISONABLE = BACKEND.replace(
+  const POISONABLE = PLAIN_BACKEND.replace(
     "res.setHeader('x-served-by'",
     "if (req.url.endsWith('/poison')) process.kill(process.pid, 'SIGKILL');\n  res.setHeader('x-served-by'",
   );
   const ports = [await freePort(), await freePort(), await freePort()];
   const children: ChildProcess[] = [];
-  for (const [i, port] of ports.entries()) children.push(await backend(t, `b${i + 1}`, port, POISONABLE));
+  for (const [i, port] of ports.entries()) children.push(await startBackend(t, `b${i + 1}`, port, POISONABLE));
   const base = await primaryBackupGateway(t, ports);
   const res = await fetch(`${base}/api/ventas/poison`);
   const body = (await res.json()) as { error: { code: string; message: string } };
