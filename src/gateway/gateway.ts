@@ -71,7 +71,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const upstreams = createUpstreams();
   const registry = createRegistry({ service: 'gateway', instance });
   const metrics = createGatewayMetrics(registry);
-  const pools = createPools(topology, placement, options.outlier ?? OUTLIER_DEFAULTS, (service, member, _, reason) => {
+  const outlier = options.outlier ?? { ...OUTLIER_DEFAULTS, ejectAfter5xx: topology.gateway.ejectAfter5xx };
+  const { percent, minRetries, windowMs } = topology.gateway.retryBudget;
+  const pools = createPools(topology, placement, outlier, (service, member, _, reason) => {
     log.warn({ member: member.name, state: member.state, reason }, `${member.name} is ${member.state}: ${reason}`);
     if (member.state === 'ejected') metrics.memberEjected(service, member);
     metrics.memberStates(service, [member]);
@@ -81,7 +83,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const budgetFor = (service: string) => {
     let budget = budgets.get(service);
     if (budget === undefined) {
-      budget = createRetryBudget();
+      budget = createRetryBudget({ ratio: percent / 100, minRetries, windowMs });
       budgets.set(service, budget);
     }
     return budget;

@@ -72,7 +72,14 @@ describe('parseTopology', () => {
       file: undefined,
       store: 'sqlite:./data',
       bus: 'sqlite:./data/bus.db',
-      gateway: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576, adminPort: 0 },
+      gateway: {
+        host: '127.0.0.1',
+        port: 8080,
+        bodyLimitBytes: 1_048_576,
+        adminPort: 0,
+        ejectAfter5xx: 3,
+        retryBudget: { percent: 20, minRetries: 10, windowMs: 10_000 },
+      },
       monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
       services: [
         {
@@ -101,7 +108,7 @@ describe('parseTopology', () => {
   test('keeps declared values and declaration order', () => {
     const topology = parseTopology(
       [
-        'gateway: { port: 9090 }',
+        'gateway: { port: 9090, ejectAfter5xx: 5, retryBudget: { percent: 50 } }',
         'services:',
         '  sales-queries: { program: sales-read, kind: grpc, instances: 3, env: { LOG: debug } }',
         '  calculator-add: {}',
@@ -112,6 +119,8 @@ describe('parseTopology', () => {
     );
     assert.equal(topology.gateway.port, 9090);
     assert.equal(topology.gateway.host, '127.0.0.1');
+    assert.equal(topology.gateway.ejectAfter5xx, 5);
+    assert.deepEqual(topology.gateway.retryBudget, { percent: 50, minRetries: 10, windowMs: 10_000 }, 'merged per field');
     assert.deepEqual(
       topology.services.map((s) => s.name),
       ['sales-queries', 'calculator-add'],

@@ -29,7 +29,14 @@ export interface TopologyOptions {
 }
 
 export const TOPOLOGY_DEFAULTS = {
-  gateway: { host: '127.0.0.1', port: 8080, bodyLimitBytes: 1_048_576, adminPort: 0 },
+  gateway: {
+    host: '127.0.0.1',
+    port: 8080,
+    bodyLimitBytes: 1_048_576,
+    adminPort: 0,
+    ejectAfter5xx: 3,
+    retryBudget: { percent: 20, minRetries: 10, windowMs: 10_000 },
+  },
   monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
   service: { kind: 'http', instances: 1 },
   passive: { spares: 1, mode: 'cold' },
@@ -121,7 +128,11 @@ function build(raw: RawTopology, options: TopologyOptions): Topology {
     // An empty variable counts as unset: `ARCHLAB_BUS_URL= archlab up` should not mean "no bus".
     store: env.ARCHLAB_STORE_URL || raw.store || `sqlite:${dataDir}`,
     bus: env.ARCHLAB_BUS_URL || raw.bus || `sqlite:${dataDir === '/' ? '' : dataDir}/bus.db`,
-    gateway: { ...TOPOLOGY_DEFAULTS.gateway, ...raw.gateway },
+    gateway: {
+      ...TOPOLOGY_DEFAULTS.gateway,
+      ...raw.gateway,
+      retryBudget: { ...TOPOLOGY_DEFAULTS.gateway.retryBudget, ...raw.gateway?.retryBudget },
+    },
     monitor: { ...TOPOLOGY_DEFAULTS.monitor, ...raw.monitor },
     services,
     routes,

@@ -105,6 +105,16 @@ export const topologySchema = {
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         bodyLimitBytes: positiveInt,
         adminPort: { type: 'integer', minimum: 0, maximum: 65535 },
+        ejectAfter5xx: positiveInt,
+        retryBudget: {
+          type: 'object',
+          properties: {
+            percent: { type: 'number', minimum: 0, maximum: 100 },
+            minRetries: { type: 'integer', minimum: 0 },
+            windowMs: positiveInt,
+          },
+          additionalProperties: false,
+        },
       },
       additionalProperties: false,
     },
@@ -137,7 +147,14 @@ export const topologySchema = {
 export interface RawTopology {
   store?: string;
   bus?: string;
-  gateway?: { host?: string; port?: number; bodyLimitBytes?: number; adminPort?: number };
+  gateway?: {
+    host?: string;
+    port?: number;
+    bodyLimitBytes?: number;
+    adminPort?: number;
+    ejectAfter5xx?: number;
+    retryBudget?: { percent?: number; minRetries?: number; windowMs?: number };
+  };
   monitor?: { intervalMs?: number; timeoutMs?: number; failureThreshold?: number; successThreshold?: number };
   services: Record<string, RawService>;
   routes?: RawRoute[];

@@ -43,6 +43,10 @@ export interface GatewaySpec {
   bodyLimitBytes: number;
   /** The admin port (always on 127.0.0.1); 0 lets the supervisor pick a free one. */
   adminPort: number;
+  /** Consecutive 5xx answers that eject an instance (passive outlier detection). */
+  ejectAfter5xx: number;
+  /** Retries per service may add at most `percent` % of its requests (plus `minRetries`) per window. */
+  retryBudget: { percent: number; minRetries: number; windowMs: number };
 }
 
 export interface MonitorSpec {

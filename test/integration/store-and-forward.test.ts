@@ -9,8 +9,10 @@ import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { kill, startBackend } from '../helpers/backend.ts';
 import { freePort } from '../helpers/ports.ts';
+import { deleteKeys } from '../helpers/redis.ts';
+import { needRedis, REDIS_URL } from '../helpers/services.ts';
 import { CLI } from '../helpers/system.ts';
-import { tmpDir } from '../helpers/tmp.ts';
+import { tmpDir, uniqueName } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 /** Adds a and b; appends what it was asked (and under which ticket) to the file LOG. */
@@ -75,15 +77,29 @@ async function add(base: string, a: number) {
   return { status: res.status, body: (await res.json()) as Accepted & { sum?: number } };
 }
 
-test('every backend SIGKILLed: 202 tickets survive a gateway SIGKILL and all complete, in order, after restart', async (t) => {
+for (const backend of ['sqlite', 'redis'] as const) {
+  test(`${backend} bus: every backend SIGKILLed → 202 tickets survive a gateway SIGKILL and all complete, in order`, {
+    skip: backend === 'redis' ? await needRedis() : false,
+  }, async (t) => {
+    await crashAndRecover(t, backend);
+  });
+}
+
+async function crashAndRecover(t: TestContext, backend: 'sqlite' | 'redis') {
   const dataDir = tmpDir(t, 'archlab-saf-');
+  let bus = '';
+  if (backend === 'redis') {
+    const prefix = `${uniqueName('saf')}:`;
+    t.after(() => deleteKeys(prefix));
+    bus = `bus: "${REDIS_URL}/0?prefix=${prefix}"\n`;
+  }
   const log = path.join(dataDir, 'served.jsonl');
   writeFileSync(log, '');
   const ports = [await freePort(), await freePort(), await freePort()];
   const topologyFile = path.join(dataDir, 'archlab.yaml');
   writeFileSync(
     topologyFile,
-    `services:
+    `${bus}services:
   calculator-add: { instances: 3 }
 routes:
   - { prefix: /api/add, service: calculator-add, storeAndForward: true, timeoutMs: 3000 }
@@ -166,7 +182,7 @@ routes:
   assert.equal(after.body.sum, 107);
   const metrics = await (await fetch(`${gateway.base}/metrics`)).text();
   assert.match(metrics, /archlab_gateway_pending_tickets\{[^}]*service="calculator-add"[^}]*\} 0/);
-});
+}
 
 test('pending_results answers bad input with JSON errors', async (t) => {
   const dataDir = tmpDir(t, 'archlab-saf-');
