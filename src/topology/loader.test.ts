@@ -120,7 +120,11 @@ describe('parseTopology', () => {
     assert.equal(topology.gateway.port, 9090);
     assert.equal(topology.gateway.host, '127.0.0.1');
     assert.equal(topology.gateway.ejectAfter5xx, 5);
-    assert.deepEqual(topology.gateway.retryBudget, { percent: 50, minRetries: 10, windowMs: 10_000 }, 'merged per field');
+    assert.deepEqual(
+      topology.gateway.retryBudget,
+      { percent: 50, minRetries: 10, windowMs: 10_000 },
+      'merged per field',
+    );
     assert.deepEqual(
       topology.services.map((s) => s.name),
       ['sales-queries', 'calculator-add'],
