@@ -20,11 +20,19 @@ import {
   startProgram,
 } from './gateway/processes.ts';
 import { printProfile, readProfile, summarizeProfile } from './gateway/profile.ts';
-import { HTTP_PROXY, type Measurement, NGINX, printGoals, printTable, type Row } from './gateway/report.ts';
+import {
+  BARE_UNDICI,
+  HTTP_PROXY,
+  type Measurement,
+  NGINX,
+  printGoals,
+  printTable,
+  type Row,
+} from './gateway/report.ts';
 import { ensureCommand, versionOf } from './gateway/tools.ts';
 import { type WrkOptions, wrk, wrkArgs } from './gateway/wrk.ts';
 
-// 5 targets × 3 rounds × (1 + 6) s ≈ 105 s: three rounds give a real median, which one disturbed
+// 6 targets × 3 rounds × (1 + 6) s ≈ 126 s: three rounds give a real median, which one disturbed
 // round (this machine is shared) cannot move.
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -92,6 +100,9 @@ async function bench(wrkPath: string) {
     await peer(HTTP_PROXY, () =>
       startProgram(HTTP_PROXY, new URL('./gateway/http-proxy.ts', import.meta.url), [backend.url]),
     );
+    await peer(BARE_UNDICI, () =>
+      startProgram(BARE_UNDICI, new URL('./gateway/bare-undici.ts', import.meta.url), [backend.url]),
+    );
     const traced = ['traceparent', 'x-request-id'];
     targets.push({ name: ARCHLAB, url: `${gateway.url}${one}`, proxy: gateway, mustAdd: traced });
     targets.push({ name: ARCHLAB_THREE, url: `${gateway.url}${gateway.paths.three}`, proxy: gateway, mustAdd: traced });
@@ -122,7 +133,7 @@ async function bench(wrkPath: string) {
       }
     }
     for (const [target, measurements] of results) rows.push({ target, rounds: measurements });
-    const order = ['direct', NGINX, HTTP_PROXY, ARCHLAB, ARCHLAB_THREE];
+    const order = ['direct', NGINX, HTTP_PROXY, BARE_UNDICI, ARCHLAB, ARCHLAB_THREE];
     rows.sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target));
     if (profile)
       for (const row of rows)

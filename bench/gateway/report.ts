@@ -25,6 +25,8 @@ export interface Row {
 
 export const NGINX = 'nginx';
 export const HTTP_PROXY = 'node-http-proxy';
+/** node:http + an undici Pool and nothing else: the floor of archlab's own stack. */
+export const BARE_UNDICI = 'bare undici proxy';
 
 /** Each goal: archlab's row over a peer's req/s must reach `atLeast`. */
 export const GOALS = [

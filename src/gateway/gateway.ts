@@ -36,6 +36,10 @@ import { type Journal, openJournal, type ReplayOptions, type TicketState } from 
 const REPLAYABLE_BODY_BYTES = 64 * 1024;
 const TICKET_PATH = /^\/pending_results\/([0-9a-f-]{36})$/;
 const TICKET_STATES: readonly TicketState[] = ['pending', 'done', 'failed'];
+// Which failures an attempt hands back instead of answering (see forwardWithRetries).
+const HAND_BACK_NONE: ReadonlySet<FailureKind> = new Set();
+const HAND_BACK_REFUSED: ReadonlySet<FailureKind> = new Set(['refused']);
+const HAND_BACK_ALL: ReadonlySet<FailureKind> = new Set(['refused', 'reset', 'timeout', 'status']);
 
 export interface GatewayOptions {
   topology: Topology;
@@ -152,9 +156,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (member === undefined || remainingMs <= 0) return giveUp();
       tried.add(member.name);
       const another = pool!.members.some((m) => m.state === 'healthy' && !tried.has(m.name));
-      const handBack = new Set<FailureKind>();
-      if (replayable && (another || storable)) handBack.add('refused');
-      if (replayable && safe && another) for (const kind of ['reset', 'timeout', 'status'] as const) handBack.add(kind);
+      const handBack = !replayable
+        ? HAND_BACK_NONE
+        : safe && another
+          ? HAND_BACK_ALL
+          : another || storable
+            ? HAND_BACK_REFUSED
+            : HAND_BACK_NONE;
       member.outstanding += 1;
       const attemptStarted = performance.now();
       let outcome: Outcome;

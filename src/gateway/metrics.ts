@@ -7,6 +7,19 @@ import type { Outcome } from './proxy.ts';
 
 const STATES: readonly MemberState[] = ['healthy', 'ejected', 'down', 'syncing'];
 
+interface StatusChildren {
+  count: { inc(): void };
+  durations: Map<string, { observe(value: number): void }>;
+}
+
+interface MemberChildren {
+  durations: { observe(value: number): void };
+  outcomes: Map<string, { inc(): void }>;
+}
+
+const CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+const statusClass = (status: number) => CLASSES[Math.trunc(status / 100)] ?? 'other';
+
 export interface GatewayMetrics {
   /** One client request answered (or stored) by the gateway. */
   request(method: string, route: string, status: number, seconds: number): void;
@@ -79,32 +92,45 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     registers: [registry],
   });
 
-  const cache = new Map<string, { inc(): void } | { observe(value: number): void }>();
-  function child<T>(key: string, make: () => T): T {
-    let found = cache.get(key) as T | undefined;
-    if (found === undefined) {
-      found = make();
-      cache.set(key, found as never);
-    }
-    return found;
-  }
+  // Label children cached per route / member: no label hashing on the hot path.
+  const routes = new Map<string, Map<number, StatusChildren>>();
+  const members = new WeakMap<Member, MemberChildren>();
 
   return {
     request(method, route, status, seconds) {
-      const statusText = String(status);
-      child(`d|${method}|${route}|${statusText}`, () => durations.labels(method, route, statusText)).observe(seconds);
-      const klass = `${statusText[0]}xx`;
-      child(`r|${route}|${klass}`, () => requests.labels(route, klass)).inc();
+      let statuses = routes.get(route);
+      if (statuses === undefined) {
+        statuses = new Map();
+        routes.set(route, statuses);
+      }
+      let children = statuses.get(status);
+      if (children === undefined) {
+        children = { count: requests.labels(route, statusClass(status)), durations: new Map() };
+        statuses.set(status, children);
+      }
+      let histogram = children.durations.get(method);
+      if (histogram === undefined) {
+        histogram = durations.labels(method, route, String(status));
+        children.durations.set(method, histogram);
+      }
+      histogram.observe(seconds);
+      children.count.inc();
     },
     attempt(service, member, outcome, seconds) {
+      let children = members.get(member);
+      if (children === undefined) {
+        children = { durations: attemptDurations.labels(service, member.name), outcomes: new Map() };
+        members.set(member, children);
+      }
       const kind =
-        'failure' in outcome
-          ? outcome.failure === 'status'
-            ? '5xx'
-            : outcome.failure
-          : `${String(outcome.status)[0]}xx`;
-      child(`a|${member.name}|${kind}`, () => attempts.labels(service, member.name, kind)).inc();
-      child(`t|${member.name}`, () => attemptDurations.labels(service, member.name)).observe(seconds);
+        'failure' in outcome ? (outcome.failure === 'status' ? '5xx' : outcome.failure) : statusClass(outcome.status);
+      let counter = children.outcomes.get(kind);
+      if (counter === undefined) {
+        counter = attempts.labels(service, member.name, kind);
+        children.outcomes.set(kind, counter);
+      }
+      counter.inc();
+      children.durations.observe(seconds);
     },
     memberStates(service, members) {
       for (const member of members) {
