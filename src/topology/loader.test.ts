@@ -89,6 +89,7 @@ describe('parseTopology', () => {
           role: 'command',
           instances: 1,
           redundancy: { type: 'none' },
+          monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
           env: {},
         },
       ],
@@ -111,7 +112,7 @@ describe('parseTopology', () => {
         'gateway: { port: 9090, ejectAfter5xx: 5, retryBudget: { percent: 50 } }',
         'services:',
         '  sales-queries: { program: sales-read, kind: grpc, instances: 3, env: { LOG: debug } }',
-        '  calculator-add: {}',
+        '  calculator-add: { monitor: { intervalMs: 100 } }',
         'routes:',
         '  - { prefix: /s, service: sales-queries, rewrite: /, storeAndForward: true, timeoutMs: 250 }',
       ].join('\n'),
@@ -133,6 +134,11 @@ describe('parseTopology', () => {
     assert.deepEqual(
       [sales?.program, sales?.kind, sales?.instances, sales?.env],
       ['sales-read', 'grpc', 3, { LOG: 'debug' }],
+    );
+    assert.deepEqual(
+      topology.services[1]?.monitor,
+      { intervalMs: 100, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
+      'per-service monitor settings override the topology-wide ones field by field',
     );
     assert.deepEqual(topology.routes[0], {
       prefix: '/s',

@@ -6,7 +6,7 @@ import type { ErrorObject } from 'ajv';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { AppError, KitErrors } from '../kit/errors.ts';
 import { type RawService, type RawTopology, validateRawTopology } from './schema.ts';
-import type { Redundancy, RouteSpec, ServiceRole, ServiceSpec, Topology } from './types.ts';
+import type { MonitorSpec, Redundancy, RouteSpec, ServiceRole, ServiceSpec, Topology } from './types.ts';
 
 export interface TopologyProblem {
   file: string;
@@ -112,7 +112,8 @@ export function inferRole(serviceName: string): ServiceRole {
 function build(raw: RawTopology, options: TopologyOptions): Topology {
   const env = options.env ?? process.env;
   const dataDir = options.dataDir.replace(/\/+$/, '') || '/';
-  const services = Object.entries(raw.services).map(([name, service]) => buildService(name, service));
+  const monitor: MonitorSpec = { ...TOPOLOGY_DEFAULTS.monitor, ...raw.monitor };
+  const services = Object.entries(raw.services).map(([name, service]) => buildService(name, service, monitor));
   const routes = (raw.routes ?? []).map(
     (route): RouteSpec => ({
       prefix: route.prefix,
@@ -133,13 +134,13 @@ function build(raw: RawTopology, options: TopologyOptions): Topology {
       ...raw.gateway,
       retryBudget: { ...TOPOLOGY_DEFAULTS.gateway.retryBudget, ...raw.gateway?.retryBudget },
     },
-    monitor: { ...TOPOLOGY_DEFAULTS.monitor, ...raw.monitor },
+    monitor,
     services,
     routes,
   };
 }
 
-function buildService(name: string, raw: RawService): ServiceSpec {
+function buildService(name: string, raw: RawService, monitor: MonitorSpec): ServiceSpec {
   return {
     name,
     program: raw.program ?? name,
@@ -147,6 +148,7 @@ function buildService(name: string, raw: RawService): ServiceSpec {
     role: raw.role ?? inferRole(name),
     instances: raw.instances ?? TOPOLOGY_DEFAULTS.service.instances,
     redundancy: toRedundancy(raw.redundancy),
+    monitor: { ...monitor, ...raw.monitor },
     env: { ...raw.env },
   };
 }

@@ -5,7 +5,7 @@
 // `description` on a pattern doubles as the error text ("must be <description>"), because a raw
 // regular expression in an error message helps nobody.
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { BalancePolicy, ServiceKind, ServiceRole } from './types.ts';
+import type { BalancePolicy, MonitorSpec, ServiceKind, ServiceRole } from './types.ts';
 
 export const SERVICE_NAME_PATTERN = '^[a-z][a-z0-9]*(-[a-z0-9]+)+$';
 
@@ -55,6 +55,17 @@ const redundancySchema = {
   },
 } as const;
 
+const monitorSchema = {
+  type: 'object',
+  properties: {
+    intervalMs: positiveInt,
+    timeoutMs: positiveInt,
+    failureThreshold: positiveInt,
+    successThreshold: positiveInt,
+  },
+  additionalProperties: false,
+} as const;
+
 const serviceSchema = {
   type: 'object',
   properties: {
@@ -67,6 +78,7 @@ const serviceSchema = {
     role: { enum: ['command', 'query', 'worker'] },
     instances: { type: 'integer', minimum: 1, maximum: 16 },
     redundancy: redundancySchema,
+    monitor: monitorSchema,
     env: {
       type: 'object',
       propertyNames: {
@@ -118,16 +130,7 @@ export const topologySchema = {
       },
       additionalProperties: false,
     },
-    monitor: {
-      type: 'object',
-      properties: {
-        intervalMs: positiveInt,
-        timeoutMs: positiveInt,
-        failureThreshold: positiveInt,
-        successThreshold: positiveInt,
-      },
-      additionalProperties: false,
-    },
+    monitor: monitorSchema,
     services: {
       type: 'object',
       propertyNames: {
@@ -171,6 +174,7 @@ export interface RawService {
   role?: ServiceRole;
   instances?: number;
   redundancy?: RawRedundancy;
+  monitor?: Partial<MonitorSpec>;
   env?: Record<string, string>;
 }
 

@@ -19,6 +19,8 @@ export interface ServiceSpec {
   role: ServiceRole;
   instances: number;
   redundancy: Redundancy;
+  /** Ping-echo settings for this service's instances: the topology's `monitor`, overridden per service. */
+  monitor: MonitorSpec;
   /** Extra environment for the instances. */
   env: Record<string, string>;
 }

@@ -6,7 +6,7 @@ import { createLogger } from '../../kit/logger.ts';
 import { installShutdown } from '../../kit/shutdown.ts';
 import { programs } from '../../services/programs.ts';
 import { loadTopology } from '../../topology/loader.ts';
-import type { ServiceSpec } from '../../topology/types.ts';
+import type { ServiceSpec, Topology } from '../../topology/types.ts';
 import { CliErrors, DEFAULT_DATA_DIR, parsePort, resolveTopologyFile, usage } from '../args.ts';
 
 export interface RunOptions {
@@ -18,15 +18,21 @@ export interface RunOptions {
   topology?: string | undefined;
 }
 
-const GATEWAY_SPEC: ServiceSpec = {
-  name: 'gateway',
-  program: 'gateway',
-  kind: 'http',
-  role: 'worker',
-  instances: 1,
-  redundancy: { type: 'none' },
-  env: {},
-};
+/** The system's own roles (not declared as services): one instance each, named after the role. */
+const SYSTEM_PROGRAMS = new Set(['gateway', 'monitor']);
+
+function systemSpec(name: string, topology: Topology): ServiceSpec {
+  return {
+    name,
+    program: name,
+    kind: 'http',
+    role: 'worker',
+    instances: 1,
+    redundancy: { type: 'none' },
+    monitor: topology.monitor,
+    env: {},
+  };
+}
 
 export async function run(options: RunOptions): Promise<void> {
   const name = options.program;
@@ -36,12 +42,13 @@ export async function run(options: RunOptions): Promise<void> {
   }
   const dataDir = path.resolve(options.data ?? DEFAULT_DATA_DIR);
   const topology = await loadTopology(resolveTopologyFile(options.topology), { dataDir });
-  const service =
-    name === 'gateway' ? GATEWAY_SPEC : topology.services.find((s) => s.program === name || s.name === name);
+  const service = SYSTEM_PROGRAMS.has(name)
+    ? systemSpec(name, topology)
+    : topology.services.find((s) => s.program === name || s.name === name);
   if (service === undefined) {
     throw new AppError(400, CliErrors.USAGE, `the topology declares no service running ${name}`);
   }
-  const instance = options.instance ?? `${service.name}-1`;
+  const instance = options.instance ?? (SYSTEM_PROGRAMS.has(name) ? name : `${service.name}-1`);
   const log = createLogger({ bindings: { instance, service: service.name, role: service.role } });
   const shutdown = installShutdown(log);
   try {
