@@ -12,9 +12,18 @@ Commands:
     --topology FILE    topology file (default ./archlab.yaml, else the bundled one)
     --data DIR         data directory: stores, bus, logs, run.json (default ./data)
     --port N           gateway port (default: the topology's, 8080)
+  status             every instance of the running system: state, health, pid, port, role
+    --json             the same as JSON, for scripts
+  fault <action> <instance>
+                     a process fault on the running system, by its supervisor:
+                     kill (SIGKILL; restarted unless --hold), hang (SIGSTOP),
+                     resume (SIGCONT), restart (stop, then start again)
+    --hold             with kill: leave it down until 'fault restart'
   run <program>      run one program as this process (what 'up' spawns)
     --instance NAME    instance name (default <service>-1)
     --port N --host H --data DIR --topology FILE
+
+status and fault find the system through --data (default ./data).
 
 Options:
   -h, --help         this text
@@ -22,6 +31,9 @@ Options:
 Examples:
   archlab up                                  the default topology, gateway on 127.0.0.1:8080
   archlab up --port 9000 --data ./data-b      a second system beside the first
+  archlab status                              what runs, and what the monitor sees
+  archlab fault kill users-queries-1          crash an instance (the supervisor restarts it)
+  archlab fault hang users-queries-1          freeze it; 'archlab fault resume users-queries-1' thaws it
 `;
 
 const USAGE_CODES = new Set(['usage', 'config_invalid', 'already_running']);
@@ -38,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       instance: { type: 'string' },
+      json: { type: 'boolean' },
+      hold: { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -48,6 +62,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up':
       await (await import('./commands/up.ts')).up(values);
+      return 0;
+    case 'status':
+      await (await import('./commands/status.ts')).status(values);
+      return 0;
+    case 'fault':
+      await (await import('./commands/fault.ts')).fault({ ...values, action: rest[0], instance: rest[1] });
       return 0;
     case 'run':
       await (await import('./commands/run.ts')).run({ ...values, program: rest[0] });

@@ -4,6 +4,5 @@ export const GatewayErrors = {
   UPSTREAM_UNREACHABLE: 'upstream_unreachable',
   UPSTREAM_TIMEOUT: 'upstream_timeout',
   TICKET_NOT_FOUND: 'ticket_not_found',
-  UNKNOWN_INSTANCE: 'unknown_instance',
   JOURNAL_UNAVAILABLE: 'journal_unavailable',
 } as const;

@@ -7,14 +7,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '../bus/bus.ts';
+import { sendJson } from '../kit/admin-http.ts';
 import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { createRegistry } from '../kit/metrics.ts';
 import { continueTrace, type TraceContext } from '../kit/trace.ts';
 import type { RouteSpec, Topology } from '../topology/types.ts';
-import { type AdminServer, createAdminServer, sendJson } from './admin.ts';
+import { type AdminServer, createAdminServer } from './admin.ts';
 import { GatewayErrors } from './errors.ts';
 import { createGatewayMetrics } from './metrics.ts';
+import { feedPoolsFromMonitor } from './monitor-feed.ts';
 import { createRetryBudget, type RetryBudget } from './policies/retry-budget.ts';
 import { createPools, OUTLIER_DEFAULTS, type OutlierOptions } from './pool.ts';
 import {
@@ -45,6 +47,10 @@ export interface GatewayOptions {
   topology: Topology;
   /** Service name → base URLs of its instances, in declared order. */
   placement: Record<string, string[]>;
+  /** Service name → base URLs of its passive spares, in order. */
+  spares?: Record<string, string[]>;
+  /** The monitor's base URL: member states follow its event feed (GET /events). */
+  monitorUrl?: string | null;
   log: Logger;
   instance?: string;
   host?: string;
@@ -77,11 +83,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   const metrics = createGatewayMetrics(registry);
   const outlier = options.outlier ?? { ...OUTLIER_DEFAULTS, ejectAfter5xx: topology.gateway.ejectAfter5xx };
   const { percent, minRetries, windowMs } = topology.gateway.retryBudget;
-  const pools = createPools(topology, placement, outlier, (service, member, _, reason) => {
-    log.warn({ member: member.name, state: member.state, reason }, `${member.name} is ${member.state}: ${reason}`);
-    if (member.state === 'ejected') metrics.memberEjected(service, member);
-    metrics.memberStates(service, [member]);
-  });
+  const pools = createPools(
+    topology,
+    placement,
+    outlier,
+    (service, member, _, reason) => {
+      log.warn({ member: member.name, state: member.state, reason }, `${member.name} is ${member.state}: ${reason}`);
+      if (member.state === 'ejected') metrics.memberEjected(service, member);
+      metrics.memberStates(service, [member]);
+    },
+    options.spares,
+  );
   for (const pool of pools.all()) metrics.memberStates(pool.service, pool.members);
   const budgets = new Map<string, RetryBudget>();
   const budgetFor = (service: string) => {
@@ -94,6 +106,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
   const safServices = [...new Set(topology.routes.filter((r) => r.storeAndForward).map((r) => r.service))];
   let journal: Journal | undefined;
+  let feed: { close(): void } | undefined;
   let admin: AdminServer | undefined;
   let adminUrl: string | undefined;
 
@@ -163,6 +176,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           : another || storable
             ? HAND_BACK_REFUSED
             : HAND_BACK_NONE;
+      // A hung instance accepts connections and never answers: when another could take the request,
+      // wait for this one at most the route's tryTimeoutMs.
+      const tryMs = handBack === HAND_BACK_ALL ? Math.min(remainingMs, spec.tryTimeoutMs) : remainingMs;
       member.outstanding += 1;
       const attemptStarted = performance.now();
       let outcome: Outcome;
@@ -174,7 +190,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           {
             origin: member.origin,
             path,
-            timeoutMs: remainingMs,
+            timeoutMs: tryMs,
             bodyLimitBytes: topology.gateway.bodyLimitBytes,
             handBack,
             body,
@@ -334,6 +350,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           'no bus: store-and-forward routes answer 503 when no instance can take them',
         );
       }
+      if (options.monitorUrl) feed = feedPoolsFromMonitor(pools, options.monitorUrl, log);
       if (options.adminToken) {
         admin = createAdminServer({
           token: options.adminToken,
@@ -360,6 +377,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      feed?.close();
       await admin?.close();
       await journal?.close();
       pools.close();

@@ -1,23 +1,17 @@
-// `archlab run gateway`: reads the placement the supervisor wrote (service → instance URLs) and serves.
-// The admin port comes from ARCHLAB_GATEWAY_ADMIN_PORT (the supervisor picks it) or the topology.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+// `archlab run gateway`: reads the placement the supervisor wrote (instances, spares, the monitor) and
+// serves. The admin port comes from ARCHLAB_GATEWAY_ADMIN_PORT (the supervisor picks it) or the topology.
 import { openBus, type Program } from '../services/program.ts';
+import { readPlacement, sparesOf } from '../topology/placement.ts';
 import { createGateway } from './gateway.ts';
 
-export const PLACEMENT_FILE = 'placement.json';
-
-export interface Placement {
-  services: Record<string, string[]>;
-}
-
 export const gatewayProgram: Program = async (ctx) => {
-  const file = path.join(ctx.dataDir, PLACEMENT_FILE);
-  const placement = JSON.parse(await readFile(file, 'utf8')) as Placement;
+  const placement = await readPlacement(ctx.dataDir);
   const storeAndForward = ctx.topology.routes.some((route) => route.storeAndForward);
   const gateway = createGateway({
     topology: ctx.topology,
     placement: placement.services,
+    spares: sparesOf(placement),
+    monitorUrl: placement.monitor,
     log: ctx.log,
     instance: ctx.instance,
     host: ctx.host,

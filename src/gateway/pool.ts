@@ -84,12 +84,17 @@ interface Tracked extends Member {
   since: number;
 }
 
-/** One pool per service that has instances; `placement` maps a service to its instance URLs in order. */
+/**
+ * One pool per service that has instances; `placement` maps a service to its instance URLs in order,
+ * `spares` to its passive spares' URLs: they join the pool after the instances, `down` until the
+ * monitor reports them up (a cold spare is not even running yet).
+ */
 export function createPools(
   topology: Topology,
   placement: Record<string, string[]>,
   outlier: OutlierOptions = OUTLIER_DEFAULTS,
   onChange: ChangeListener = () => {},
+  spares: Record<string, string[]> = {},
 ): Pools {
   const pools = new Map<string, ServicePool>();
   const byName = new Map<string, Tracked>();
@@ -130,18 +135,30 @@ export function createPools(
 
   for (const [service, origins] of Object.entries(placement)) {
     const spec = topology.services.find((s) => s.name === service);
-    const policy = spec?.redundancy.type === 'active' ? spec.redundancy.policy : 'round-robin';
+    // A passive spare only ever takes the traffic its primary cannot: primary-backup by nature.
+    const policy =
+      spec?.redundancy.type === 'active'
+        ? spec.redundancy.policy
+        : spec?.redundancy.type === 'passive'
+          ? 'primary-backup'
+          : 'round-robin';
     const select = balancer(policy);
-    const members: Tracked[] = origins.map((origin, i) => ({
-      name: `${service}-${i + 1}`,
+    const member = (name: string, origin: string, state: MemberState, reason: string): Tracked => ({
+      name,
       service,
       origin,
-      state: 'healthy',
+      state,
       outstanding: 0,
       consecutive5xx: 0,
-      reason: 'declared',
+      reason,
       since: Date.now(),
-    }));
+    });
+    const members: Tracked[] = [
+      ...origins.map((origin, i) => member(`${service}-${i + 1}`, origin, 'healthy', 'declared')),
+      ...(spares[service] ?? []).map((origin, i) =>
+        member(`${service}-spare-${i + 1}`, origin, 'down', 'passive spare, until the monitor reports it up'),
+      ),
+    ];
     for (const member of members) byName.set(member.name, member);
     waiters.set(service, new Set());
     pools.set(service, {

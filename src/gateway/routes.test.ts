@@ -10,6 +10,7 @@ const route = (prefix: string, service: string, rewrite?: string): RouteSpec => 
   idempotent: false,
   storeAndForward: false,
   timeoutMs: 1000,
+  tryTimeoutMs: 1000,
 });
 
 test('longest prefix wins, on segment boundaries only', () => {

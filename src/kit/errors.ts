@@ -41,4 +41,6 @@ export const KitErrors = {
   INTERNAL: 'internal',
   UNAVAILABLE: 'unavailable',
   CONFIG_INVALID: 'config_invalid',
+  /** An admin call names an instance the system does not have. */
+  UNKNOWN_INSTANCE: 'unknown_instance',
 } as const;

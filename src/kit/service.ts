@@ -82,6 +82,8 @@ export function createService(options: ServiceOptions): Service {
   app.addHook('onRequest', async (request, reply) => {
     request.trace = continueTrace({ ...request.headers, 'x-request-id': request.id });
     reply.header('x-request-id', request.id);
+    // Which instance answered: what fail-over and fail-back look like from the client's side.
+    reply.header('x-archlab-instance', options.instance);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');

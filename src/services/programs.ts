@@ -3,6 +3,7 @@ import type { Program } from './program.ts';
 
 export const programs: Record<string, () => Promise<Program>> = {
   gateway: async () => (await import('../gateway/main.ts')).gatewayProgram,
+  monitor: async () => (await import('../monitor/main.ts')).monitorProgram,
   'users-commands': async () => (await import('./users/main.ts')).usersCommands,
   'users-queries': async () => (await import('./users/main.ts')).usersQueries,
 };

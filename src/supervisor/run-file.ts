@@ -3,11 +3,25 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { InstanceHealth } from '../monitor/types.ts';
 
 export const RUN_FILE = 'run.json';
 export const TOKEN_FILE = 'admin-token';
 
-export type InstanceState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+/**
+ * standby: a cold spare, not running until its primary fails; held: killed by a fault with --hold,
+ * not restarted until asked; hung: stopped with SIGSTOP by a fault.
+ */
+export type InstanceState =
+  | 'starting'
+  | 'running'
+  | 'hung'
+  | 'restarting'
+  | 'stopping'
+  | 'stopped'
+  | 'standby'
+  | 'held'
+  | 'failed';
 
 export interface InstanceStatus {
   name: string;
@@ -19,6 +33,10 @@ export interface InstanceStatus {
   url: string;
   state: InstanceState;
   restarts: number;
+  /** A passive spare (`<service>-spare-<n>`). */
+  spare: boolean;
+  /** The monitor's last word on it (up, syncing, down, unknown); null before the monitor said anything. */
+  health: InstanceHealth | null;
 }
 
 export interface RunFile {
@@ -27,6 +45,10 @@ export interface RunFile {
   dataDir: string;
   topology: string | null;
   gateway: string | null;
+  /** The supervisor's admin port (loopback; instances and process faults), token in admin-token. */
+  supervisorAdmin: string;
+  /** The monitor's base URL (GET /events, /instances). */
+  monitor: string;
   /** The gateway's admin port (loopback; routing table, pool states, the monitor's feed). */
   gatewayAdmin: string;
   instances: InstanceStatus[];

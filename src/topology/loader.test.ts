@@ -101,6 +101,7 @@ describe('parseTopology', () => {
           idempotent: false,
           storeAndForward: false,
           timeoutMs: 10_000,
+          tryTimeoutMs: 2_000,
         },
       ],
     });
@@ -147,6 +148,7 @@ describe('parseTopology', () => {
       idempotent: false,
       storeAndForward: true,
       timeoutMs: 250,
+      tryTimeoutMs: 2_000,
     });
   });
 

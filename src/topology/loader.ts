@@ -40,7 +40,7 @@ export const TOPOLOGY_DEFAULTS = {
   monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
   service: { kind: 'http', instances: 1 },
   passive: { spares: 1, mode: 'cold' },
-  route: { idempotent: false, storeAndForward: false, timeoutMs: 10_000 },
+  route: { idempotent: false, storeAndForward: false, timeoutMs: 10_000, tryTimeoutMs: 2_000 },
 } as const;
 
 /** Label used in messages when the text has no file. */
@@ -122,6 +122,7 @@ function build(raw: RawTopology, options: TopologyOptions): Topology {
       idempotent: route.idempotent ?? TOPOLOGY_DEFAULTS.route.idempotent,
       storeAndForward: route.storeAndForward ?? TOPOLOGY_DEFAULTS.route.storeAndForward,
       timeoutMs: route.timeoutMs ?? TOPOLOGY_DEFAULTS.route.timeoutMs,
+      tryTimeoutMs: route.tryTimeoutMs ?? TOPOLOGY_DEFAULTS.route.tryTimeoutMs,
     }),
   );
   return {

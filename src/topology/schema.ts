@@ -100,6 +100,7 @@ const routeSchema = {
     idempotent: { type: 'boolean' },
     storeAndForward: { type: 'boolean' },
     timeoutMs: positiveInt,
+    tryTimeoutMs: positiveInt,
   },
   required: ['prefix', 'service'],
   additionalProperties: false,
@@ -185,6 +186,7 @@ export interface RawRoute {
   idempotent?: boolean;
   storeAndForward?: boolean;
   timeoutMs?: number;
+  tryTimeoutMs?: number;
 }
 
 // verbose: the error formatter reads `parentSchema` for descriptions and allowed field names.

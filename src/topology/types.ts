@@ -36,6 +36,11 @@ export interface RouteSpec {
   storeAndForward: boolean;
   /** Overall deadline for the request at the gateway. */
   timeoutMs: number;
+  /**
+   * Longest wait for one instance when another could still take a request that is safe to retry
+   * (a hung instance accepts connections and never answers); other requests get the whole deadline.
+   */
+  tryTimeoutMs: number;
 }
 
 export interface GatewaySpec {

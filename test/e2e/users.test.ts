@@ -91,8 +91,13 @@ describe('users through the gateway (SQLite defaults)', () => {
 
     const run = await system.run();
     const pids = run.instances.map((i) => i.pid).filter((pid): pid is number => pid !== null);
-    assert.equal(pids.length, 3, 'gateway, users-commands-1, users-queries-1');
-    assert.deepEqual(run.instances.map((i) => i.name).sort(), ['gateway', 'users-commands-1', 'users-queries-1']);
+    assert.equal(pids.length, 4, 'gateway, monitor, users-commands-1, users-queries-1');
+    assert.deepEqual(run.instances.map((i) => i.name).sort(), [
+      'gateway',
+      'monitor',
+      'users-commands-1',
+      'users-queries-1',
+    ]);
     // The gateway's admin port, from run.json, with the token from the data directory.
     const pools = await fetch(`${run.gatewayAdmin}/pools`, {
       headers: { authorization: `Bearer ${system.adminToken}` },

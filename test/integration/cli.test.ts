@@ -41,3 +41,22 @@ test('archlab run with an unknown program exits 2', () => {
   assert.equal(result.status, 2);
   assert.match(result.stderr, /users-commands/);
 });
+
+test('archlab fault with a bad action or no instance exits 2; status and fault without a system exit 1', (t) => {
+  const data = tmpDir(t);
+  for (const args of [
+    ['fault'],
+    ['fault', 'explode', 'users-queries-1'],
+    ['fault', 'kill'],
+    ['fault', 'hang', 'x', '--hold'],
+  ]) {
+    const result = archlab(...args, '--data', data);
+    assert.equal(result.status, 2, args.join(' '));
+    assert.match(result.stderr, /usage: archlab fault|--hold/);
+  }
+  for (const args of [['status'], ['fault', 'kill', 'users-queries-1']]) {
+    const result = archlab(...args, '--data', data);
+    assert.equal(result.status, 1, args.join(' '));
+    assert.match(result.stderr, /no archlab is running on/);
+  }
+});

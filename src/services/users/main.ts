@@ -17,8 +17,9 @@ export const usersCommands: Program = async (ctx) => {
   const store = await openStore(ctx, ctx.service.name, [...outboxMigrations, ...commandMigrations]);
   const bus = await openBus(ctx);
   const service = createService(serviceOptions(ctx));
-  // Fault switches (PUT /_admin/faults/<name>): relay.paused holds events in the outbox;
-  // relay.crash-after-append kills the process between the bus append and the outbox update.
+  // Fault switches (PUT /_admin/faults/<name>, or ARCHLAB_FAULTS): relay.paused holds events in the
+  // outbox; relay.crash-after-append kills the process between the bus append and the outbox update;
+  // users.crash-on-invalid-email exits on a registration with an invalid email (seed 001's crash).
   const relay = startOutboxRelay({
     store,
     bus,
@@ -31,7 +32,11 @@ export const usersCommands: Program = async (ctx) => {
     },
   });
   ctx.shutdown.add('outbox relay', () => relay.close());
-  commandRoutes(service.app, { store, instance: ctx.instance, committed: relay.notify });
+  commandRoutes(
+    service.app,
+    { store, instance: ctx.instance, committed: relay.notify },
+    { crashOnInvalidEmail: () => service.faults.isOn('users.crash-on-invalid-email') },
+  );
   ctx.shutdown.add('http', () => service.close());
   return { url: await service.listen() };
 };

@@ -21,8 +21,17 @@ const registerSchema = {
   },
 } as const;
 
-export function commandRoutes(app: FastifyInstance, ctx: CommandContext) {
+export function commandRoutes(
+  app: FastifyInstance,
+  ctx: CommandContext,
+  options: { crashOnInvalidEmail?: () => boolean } = {},
+) {
   app.post<{ Body: RegisterUser }>('/api-commands/users', { schema: registerSchema }, async (request, reply) => {
+    // Seed 001's crash trigger, as an opt-in fault: an invalid email makes the process exit.
+    if (options.crashOnInvalidEmail?.() && !isValidEmail(request.body.email ?? '')) {
+      request.log.fatal({ fault: 'users.crash-on-invalid-email' }, 'fault: exiting on an invalid email');
+      process.exit(70);
+    }
     const key = request.headers['idempotency-key'];
     const result = await registerUser(ctx, request.body, {
       idempotencyKey: Array.isArray(key) ? key[0] : key,

@@ -1,0 +1,39 @@
+// `archlab run monitor`: pings every instance in data/placement.json (spares included) with its
+// service's monitor settings, publishes each transition to the bus stream `monitor.events`, to
+// <data>/monitor/events.jsonl and to its feed (GET /events), and serves GET /instances.
+import path from 'node:path';
+import { createService } from '../kit/service.ts';
+import { openBus, type Program, serviceOptions } from '../services/program.ts';
+import { readPlacement } from '../topology/placement.ts';
+import { createMonitor, type MonitorTarget } from './monitor.ts';
+import { registerMonitorRoutes } from './routes.ts';
+import { busSink, fileSink } from './sinks.ts';
+
+export const EVENTS_FILE = path.join('monitor', 'events.jsonl');
+
+export const monitorProgram: Program = async (ctx) => {
+  const placement = await readPlacement(ctx.dataDir);
+  const settings = new Map(ctx.topology.services.map((service) => [service.name, service.monitor]));
+  const targets: MonitorTarget[] = placement.instances.map((instance) => ({
+    instance: instance.name,
+    service: instance.service,
+    url: instance.url,
+    settings: settings.get(instance.service) ?? ctx.topology.monitor,
+  }));
+  const bus = await openBus(ctx);
+  const service = createService(serviceOptions(ctx));
+  const monitor = createMonitor({
+    targets,
+    log: ctx.log,
+    registry: service.registry,
+    sinks: [busSink(bus, { log: ctx.log }), await fileSink(path.join(ctx.dataDir, EVENTS_FILE), { log: ctx.log })],
+  });
+  registerMonitorRoutes(service.app, monitor);
+  // Closers run in reverse: the monitor stops and flushes its sinks to the bus first, then the HTTP
+  // server ends the feeds and stops, then the bus (registered by openBus) closes.
+  ctx.shutdown.add('http', () => service.close());
+  ctx.shutdown.add('monitor', () => monitor.close());
+  const url = await service.listen();
+  monitor.start();
+  return { url };
+};
