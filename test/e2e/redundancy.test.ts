@@ -236,3 +236,36 @@ test('passive cold spare: primary SIGKILLed → spare resyncs before serving, ne
     timeoutMs: 15_000,
   });
 });
+
+test('with the monitor down the gateway still masks a crash (passive ejection); the monitor back resyncs its view', async (t) => {
+  const system = await startWith(t, '{ instances: 3, redundancy: { active: { policy: primary-backup } } }');
+  const seq = await register(system);
+  await waitFor(async () => (await call(`${system.gateway}/api-queries/users?minSeq=${seq}`)).status === 200);
+  await archlab(system, 'fault', 'kill', 'monitor', '--hold');
+
+  const reads = await readLoop(system, async () => {
+    await archlab(system, 'fault', 'kill', 'users-queries-1', '--hold');
+  });
+  assert.deepEqual(
+    reads.filter((r) => r.status !== 200 || r.count !== USERS),
+    [],
+    'passive detection alone masked the crash',
+  );
+  const { gatewayAdmin } = await system.run();
+  const member = async () => {
+    const res = await call(`${gatewayAdmin}/pools`, { headers: { authorization: `Bearer ${system.adminToken}` } });
+    const pools = res.body.pools as { members: { name: string; state: string; reason: string }[] }[];
+    return pools.flatMap((p) => p.members).find((m) => m.name === 'users-queries-1')!;
+  };
+  assert.equal((await member()).state, 'ejected');
+
+  await archlab(system, 'fault', 'restart', 'monitor');
+  const fed = await waitFor(
+    async () => {
+      const m = await member();
+      return m.state === 'down' && m.reason.startsWith('monitor') ? m : undefined;
+    },
+    { what: 'the gateway to take the returning monitor’s view', timeoutMs: 15_000 },
+  );
+  assert.match(fed.reason, /monitor/);
+});
