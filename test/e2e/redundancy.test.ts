@@ -269,3 +269,33 @@ test('with the monitor down the gateway still masks a crash (passive ejection); 
   );
   assert.match(fed.reason, /monitor/);
 });
+
+test('passive warm spare: it follows the stream all along, so the primary’s crash is masked at once', async (t) => {
+  const system = await startWith(t, '{ redundancy: { passive: { spares: 1, mode: warm } } }');
+  const seq = await register(system);
+  await waitFor(async () => (await call(`${system.gateway}/api-queries/users?minSeq=${seq}`)).status === 200);
+  await waitFor(async () => (await statusOf(system, 'users-queries-spare-1')).health === 'up', {
+    what: 'the warm spare to be up',
+  });
+  const before = await readLoop(system, async () => {}, 1, 20);
+  assert.ok(
+    before.every((r) => r.instance === 'users-queries-1'),
+    'no traffic to the spare while the primary is up',
+  );
+
+  const reads = await readLoop(system, async () => {
+    await archlab(system, 'fault', 'kill', 'users-queries-1', '--hold');
+  });
+  assert.deepEqual(
+    reads.filter((r) => r.status !== 200 || r.count !== USERS),
+    [],
+    'the warm spare took over without a gap',
+  );
+  assert.ok(reads.some((r) => r.instance === 'users-queries-spare-1'));
+  await archlab(system, 'fault', 'restart', 'users-queries-1');
+  await waitFor(async () => (await read(system)).instance === 'users-queries-1', {
+    what: 'fail-back to the primary',
+    timeoutMs: 15_000,
+  });
+  assert.equal((await statusOf(system, 'users-queries-spare-1')).state, 'running', 'a warm spare keeps running');
+});
