@@ -7,9 +7,11 @@ import { openBus, type Program, serviceOptions } from '../services/program.ts';
 import { readPlacement } from '../topology/placement.ts';
 import { createMonitor, type MonitorTarget } from './monitor.ts';
 import { registerMonitorRoutes } from './routes.ts';
-import { busSink, fileSink } from './sinks.ts';
+import { busSink, fileSink, textSink } from './sinks.ts';
 
 export const EVENTS_FILE = path.join('monitor', 'events.jsonl');
+/** The same transitions in seed 002's words ("Server: <url> is down", "Se cambio al servidor: <url>"). */
+export const TEXT_FILE = path.join('logs', 'monitor.txt');
 
 export const monitorProgram: Program = async (ctx) => {
   const placement = await readPlacement(ctx.dataDir);
@@ -20,13 +22,24 @@ export const monitorProgram: Program = async (ctx) => {
     url: instance.url,
     settings: settings.get(instance.service) ?? ctx.topology.monitor,
   }));
+  const policies = new Map(ctx.topology.services.map((service) => [service.name, service.redundancy]));
+  const textTargets = placement.instances.map((instance) => {
+    const redundancy = policies.get(instance.service);
+    const primaryBackup =
+      (redundancy?.type === 'active' && redundancy.policy === 'primary-backup') || redundancy?.type === 'passive';
+    return { instance: instance.name, service: instance.service, url: instance.url, primaryBackup };
+  });
   const bus = await openBus(ctx);
   const service = createService(serviceOptions(ctx));
   const monitor = createMonitor({
     targets,
     log: ctx.log,
     registry: service.registry,
-    sinks: [busSink(bus, { log: ctx.log }), await fileSink(path.join(ctx.dataDir, EVENTS_FILE), { log: ctx.log })],
+    sinks: [
+      busSink(bus, { log: ctx.log }),
+      await fileSink(path.join(ctx.dataDir, EVENTS_FILE), { log: ctx.log }),
+      await textSink(path.join(ctx.dataDir, TEXT_FILE), textTargets, { log: ctx.log }),
+    ],
   });
   registerMonitorRoutes(service.app, monitor);
   // Closers run in reverse: the monitor stops and flushes its sinks to the bus first, then the HTTP

@@ -135,3 +135,48 @@ export function orderedWriter<T>(
     },
   };
 }
+
+export interface TextTarget {
+  instance: string;
+  service: string;
+  url: string;
+  /** The service's instances are served primary-backup: report the switches as seed 002 did. */
+  primaryBackup: boolean;
+}
+
+/**
+ * Seed 002's monitor log in its own words, one line per transition ("Server: <url> is down|up") and,
+ * for primary-backup services, one per change of the instance that serves ("Se cambio al servidor:
+ * <url>"): the first instance in declared order that is up.
+ */
+export async function textSink(
+  file: string,
+  targets: readonly TextTarget[],
+  options: WriterOptions,
+): Promise<TransitionSink> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const writer = orderedWriter<string>('text', (lines) => appendFile(file, lines.join('')), options);
+  const health = new Map<string, string>();
+  const serving = new Map<string, string | undefined>();
+  const line = (text: string) => writer.push(`${new Date().toISOString()} ${text}\n`);
+  return {
+    name: 'text',
+    write(transition) {
+      health.set(transition.instance, transition.to);
+      const target = targets.find((t) => t.instance === transition.instance);
+      if (target === undefined) return;
+      line(`Server: ${target.url} is ${transition.to} (${target.instance})`);
+      if (!target.primaryBackup) return;
+      const first = targets.find((t) => t.service === target.service && health.get(t.instance) === 'up');
+      if (first?.instance !== serving.get(target.service)) {
+        serving.set(target.service, first?.instance);
+        line(
+          first === undefined
+            ? `Sin servidor disponible para ${target.service}`
+            : `Se cambio al servidor: ${first.url} (${first.instance})`,
+        );
+      }
+    },
+    close: () => writer.close(),
+  };
+}

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { AppError, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { freePort } from '../kit/ports.ts';
+import { createTextLog } from '../kit/text-log.ts';
 import { followMonitor } from '../monitor/feed.ts';
 import type { InstanceHealth, Transition } from '../monitor/types.ts';
 import { type PlacedInstance, placementOf, writePlacement } from '../topology/placement.ts';
@@ -57,6 +58,8 @@ interface Instance {
   listening: ((url: string) => void) | undefined;
   /** Not restarted when it exits: stopped on purpose (a cold spare, a held kill, a restart in progress). */
   noRestart: boolean;
+  /** Being restarted: its next "listening" is announced in the text log. */
+  restarting: boolean;
 }
 
 export async function startSupervisor(options: SupervisorOptions): Promise<Supervisor> {
@@ -68,6 +71,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   mkdirSync(dataDir, { recursive: true });
   lockDataDir(dataDir);
   const token = await createAdminToken(dataDir);
+  // Seed 001's monitor printed these two lines; they go to data/logs/supervisor.txt.
+  const text = createTextLog(path.join(dataDir, 'logs', 'supervisor.txt'), log);
   const startedAt = new Date().toISOString();
   let stopping = false;
   let gatewayUrl: string | null = null;
@@ -133,6 +138,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       restartTimer: undefined,
       listening: undefined,
       noRestart: false,
+      restarting: false,
     };
   }
 
@@ -180,6 +186,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
           if (status.name === 'gateway') gatewayUrl = message.url;
           status.url = message.url;
           log.info({ child: status.name, childPid: status.pid, url: message.url }, `${status.name} running`);
+          if (instance.restarting) text(`Ejecutandose correctamente ${status.name}`);
+          instance.restarting = false;
           instance.listening?.(message.url);
           void save();
         }
@@ -214,8 +222,15 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     void save();
     instance.restartTimer = setTimeout(() => {
       instance.restartTimer = undefined;
-      if (!stopping && !instance.noRestart) launch(instance);
+      if (stopping || instance.noRestart) return;
+      announceRestart(instance);
+      launch(instance);
     }, delayMs);
+  }
+
+  function announceRestart(instance: Instance) {
+    instance.restarting = true;
+    text(`Reiniciando ${instance.status.name}`);
   }
 
   function whenListening(instance: Instance): Promise<string> {
@@ -262,6 +277,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       log.warn({ child: name }, `fault: restart ${name}`);
       if (child !== undefined) await stopOne(instance, 'stopped');
       instance.failures = 0;
+      announceRestart(instance);
       const ready = whenListening(instance);
       launch(instance);
       await ready.catch(() => undefined);

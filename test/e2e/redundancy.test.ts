@@ -134,6 +134,16 @@ test('active trio: the serving primary SIGKILLed under reads → zero client err
   const status = await statusOf(system, 'users-queries-1');
   assert.equal(status.state, 'running');
   assert.equal(status.health, 'up');
+  // Seed 002's monitor log, in its own words.
+  const text = await waitFor(() => {
+    const log = readFileSync(path.join(system.dataDir, 'logs', 'monitor.txt'), 'utf8');
+    return /Se cambio al servidor: \S+ \(users-queries-1\)[^]*Se cambio al servidor: \S+ \(users-queries-2\)[^]*Se cambio al servidor: \S+ \(users-queries-1\)/.test(
+      log,
+    )
+      ? log
+      : undefined;
+  });
+  assert.match(text, /Server: http:\/\/127\.0\.0\.1:\d+ is down \(users-queries-1\)/);
 });
 
 test('active trio: a hung primary (SIGSTOP) is detected by the monitor and masked; resume fails back', async (t) => {
