@@ -40,6 +40,8 @@ export interface LoadReport {
 }
 
 export interface OpenLoad {
+  /** Requests that have ended other than in a correct 200 so far. */
+  failed(): number;
   /** Stops sending, waits for every request in flight to end, closes the connections. */
   stop(): Promise<LoadReport>;
 }
@@ -88,7 +90,13 @@ export function startOpenLoad(origin: string, path: string, options: LoadOptions
       }
       const instance = String(res.headers['x-archlab-instance'] ?? 'none');
       report.servedBy[instance] = (report.servedBy[instance] ?? 0) + 1;
-      if (options.check(body)) report.ok++;
+      let good = false;
+      try {
+        good = options.check(body);
+      } catch {
+        // not the JSON it should be: a wrong answer
+      }
+      if (good) report.ok++;
       else {
         report.wrong++;
         fail(sentAt, `200 from ${instance} with a wrong body: ${body.slice(0, 200)}`);
@@ -123,6 +131,7 @@ export function startOpenLoad(origin: string, path: string, options: LoadOptions
   tick();
 
   return {
+    failed: () => failedCount(report),
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -52,16 +52,22 @@ export function tempDir(prefix: string): string {
 }
 
 export function stopSystemsOnExit() {
+  const removeTempDirs = () => {
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    tempDirs.clear();
+  };
   process.on('exit', function killWhatIsLeft() {
     for (const system of live) killHard(system);
     live.clear();
-    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    removeTempDirs();
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, async function stopOnSignal() {
       console.error(`\n${signal}: stopping ${live.size} archlab system(s) and leaving`);
       await Promise.allSettled([...live].map((system) => system.stop()));
-      // The listener is gone (once), so this ends the process the way the signal would have.
+      removeTempDirs();
+      // The listener is gone (once), so this ends the process the way the signal would have (a death
+      // by signal skips the exit handlers, hence the cleanup above).
       process.kill(process.pid, signal);
     });
   }
@@ -101,15 +107,11 @@ export async function startSystem(options: {
   const { dataDir } = options;
   const topologyFile = path.join(tempDir('archlab-bench-topology-'), 'archlab.yaml');
   writeFileSync(topologyFile, options.topology);
-  const child = spawn(
-    process.execPath,
-    [CLI, 'up', '--topology', topologyFile, '--data', dataDir, '--port', '0'],
-    {
-      // Empty store and bus variables count as unset: the system keeps its stores and bus in dataDir.
-      env: { ...process.env, ARCHLAB_LOG_LEVEL: options.logLevel, ARCHLAB_STORE_URL: '', ARCHLAB_BUS_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [CLI, 'up', '--topology', topologyFile, '--data', dataDir, '--port', '0'], {
+    // Empty store and bus variables count as unset: the system keeps its stores and bus in dataDir.
+    env: { ...process.env, ARCHLAB_LOG_LEVEL: options.logLevel, ARCHLAB_STORE_URL: '', ARCHLAB_BUS_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const keep = (chunk: Buffer) => {
     text = (text + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);

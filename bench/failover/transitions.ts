@@ -51,9 +51,9 @@ export async function followTransitions(monitorUrl: string): Promise<Transitions
     },
     { log: createLogger({ level: 'silent' }) },
   );
-  const timer = setTimeout(() => connected(), CONNECT_TIMEOUT_MS);
+  const giveUp = setTimeout(() => connected(), CONNECT_TIMEOUT_MS);
   await firstSnapshot;
-  clearTimeout(timer);
+  clearTimeout(giveUp);
   if (states.size === 0) {
     feed.close();
     throw new Error(`no snapshot from the monitor feed at ${monitorUrl} within ${CONNECT_TIMEOUT_MS} ms`);
@@ -67,17 +67,18 @@ export async function followTransitions(monitorUrl: string): Promise<Transitions
     },
     next(from, match, timeoutMs, what) {
       return new Promise((resolve, reject) => {
+        let deadline: NodeJS.Timeout | undefined;
         const look = () => {
           for (let i = from; i < seen.length; i++) {
             if (match(seen[i]!.transition)) {
               wakers.delete(look);
-              clearTimeout(timer);
+              clearTimeout(deadline);
               resolve(seen[i]!);
               return;
             }
           }
         };
-        const timer = setTimeout(() => {
+        deadline = setTimeout(() => {
           wakers.delete(look);
           reject(new Error(`timed out after ${timeoutMs} ms waiting for the monitor: ${what}`));
         }, timeoutMs);

@@ -155,11 +155,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     const tried = new Set<string>();
     budget.recordRequest(Date.now());
     let last: Failure | undefined;
-    const giveUp = () => {
+    const giveUp = (why: 'last' | 'budget' = 'last') => {
       req.resume();
       if (storable && (last === undefined || last.failure === 'refused'))
         return store(req, res, spec, path, trace, body);
-      if (last !== undefined) return answerUnretried(res, last, spec.service);
+      if (last !== undefined) return answerUnretried(res, last, spec.service, why);
       sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${spec.service} has no healthy instance`);
       return 503;
     };
@@ -206,11 +206,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (!('failure' in outcome)) return outcome.status;
       // Poison suspects get one more instance, not every one: in seed 001 the spare died of the same
       // request that had killed the primary.
-      if (outcome.failure === 'reset' && last?.failure === 'reset') return answerUnretried(res, outcome, spec.service);
+      if (outcome.failure === 'reset' && last?.failure === 'reset') {
+        return answerUnretried(res, outcome, spec.service, 'poison');
+      }
       last = outcome;
       if (!budget.tryRetry(Date.now())) {
         metrics.budgetRefusal(spec.service, spec.prefix);
-        return giveUp();
+        return giveUp('budget');
       }
       metrics.retry(spec.service, spec.prefix);
     }

@@ -345,19 +345,34 @@ function isTimeout(error: unknown): boolean {
   );
 }
 
-/** Answers a failure that no other instance will retry (the last attempt, or a refused retry). */
-export function answerUnretried(res: ServerResponse, failure: Failure, service: string) {
+/**
+ * Answers a failure that no other instance will retry, saying why: it was the last instance that
+ * could take the request, the retry budget refused another try, or the request is a poison suspect
+ * (a second instance dropped the connection after it was sent).
+ */
+export function answerUnretried(
+  res: ServerResponse,
+  failure: Failure,
+  service: string,
+  why: 'last' | 'budget' | 'poison' = 'last',
+) {
+  const because =
+    why === 'budget'
+      ? '; no other instance was tried: the retry budget is spent'
+      : why === 'poison'
+        ? ' as well (the request may be what crashes instances, so it was not replayed further)'
+        : '';
   if (failure.failure === 'timeout') {
-    sendJsonError(res, 504, GatewayErrors.UPSTREAM_TIMEOUT, `${service} did not answer in time`);
+    sendJsonError(res, 504, GatewayErrors.UPSTREAM_TIMEOUT, `${service} did not answer in time${because}`);
     return 504;
   }
   const what =
     failure.failure === 'status'
       ? `answered ${failure.status}`
       : failure.failure === 'reset'
-        ? 'dropped the connection (the request may be what crashes it, so it was not replayed further)'
+        ? 'dropped the connection'
         : 'was unreachable';
-  sendJsonError(res, 502, GatewayErrors.UPSTREAM_UNREACHABLE, `${service}: the instance tried last ${what}`);
+  sendJsonError(res, 502, GatewayErrors.UPSTREAM_UNREACHABLE, `${service}: the instance tried last ${what}${because}`);
   return 502;
 }
 

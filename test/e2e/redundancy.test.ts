@@ -137,7 +137,7 @@ test('active trio: the serving primary SIGKILLed under reads → zero client err
   // Seed 002's monitor log, in its own words.
   const text = await waitFor(() => {
     const log = readFileSync(path.join(system.dataDir, 'logs', 'monitor.txt'), 'utf8');
-    return /Se cambio al servidor: \S+ \(users-queries-1\)[^]*Se cambio al servidor: \S+ \(users-queries-2\)[^]*Se cambio al servidor: \S+ \(users-queries-1\)/.test(
+    return /Se cambio al servidor: \S+ \(users-queries-1\)[\s\S]*Se cambio al servidor: \S+ \(users-queries-2\)[\s\S]*Se cambio al servidor: \S+ \(users-queries-1\)/.test(
       log,
     )
       ? log

@@ -113,9 +113,19 @@ routes:
   t.after(() => gateway.close());
   const requests = 300;
   const statuses = new Set<number>();
-  for (let i = 0; i < requests; i++) statuses.add((await get(`${base}/api/ventas`)).status);
+  const refusals = new Set<string>();
+  for (let i = 0; i < requests; i++) {
+    const res = await fetch(`${base}/api/ventas`);
+    const text = await res.text();
+    statuses.add(res.status);
+    if (res.status === 502) refusals.add((JSON.parse(text) as { error: { message: string } }).error.message);
+  }
   // The last instance's own 500 passes through; a retry the budget refused is a 502 naming the service.
   assert.deepEqual([...statuses].sort(), [500, 502]);
+  assert.deepEqual(
+    [...refusals],
+    ['sales-queries: the instance tried last answered 500; no other instance was tried: the retry budget is spent'],
+  );
   // Default budget: 20 % of requests plus a floor of 10 per window.
   assert.ok(hits <= requests + requests * 0.2 + 10, `${hits} upstream attempts for ${requests} requests`);
   const metrics = await (await fetch(`${base}/metrics`)).text();
