@@ -23,8 +23,16 @@ export interface ProjectorOptions {
   store: Store;
   log: Logger;
   apply: (tx: Queryable, event: StreamEvent) => Promise<void>;
+  /**
+   * Most events per transaction (default 2000). Large batches matter when a replica catches up (a new
+   * cold spare replays the whole stream): 100 → 2000 took a 10^5-event replay from ~60k to ~100k
+   * events/s (.scratch measurement; multi-row INSERTs were slower on node:sqlite). Live traffic
+   * arrives in small batches anyway.
+   */
   batchSize?: number;
 }
+
+const DEFAULT_BATCH = 2000;
 
 export interface Projector {
   /** The last seq applied. */
@@ -76,7 +84,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
 
   const subscription: Subscription = bus.subscribe(
     stream,
-    { after: position, batchSize: options.batchSize },
+    { after: position, batchSize: options.batchSize ?? DEFAULT_BATCH },
     applyBatch,
   );
 
