@@ -5,4 +5,6 @@ export const GatewayErrors = {
   UPSTREAM_TIMEOUT: 'upstream_timeout',
   TICKET_NOT_FOUND: 'ticket_not_found',
   JOURNAL_UNAVAILABLE: 'journal_unavailable',
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  INVALID_OPERANDS: 'invalid_operands',
 } as const;

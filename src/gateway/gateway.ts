@@ -12,13 +12,15 @@ import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { createRegistry } from '../kit/metrics.ts';
 import { continueTrace, type TraceContext } from '../kit/trace.ts';
+import { grpcServing } from '../monitor/probes/grpc.ts';
 import type { RouteSpec, Topology } from '../topology/types.ts';
 import { type AdminServer, createAdminServer } from './admin.ts';
 import { GatewayErrors } from './errors.ts';
+import { createGrpcUpstreams } from './grpc-client.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { feedPoolsFromMonitor } from './monitor-feed.ts';
 import { createRetryBudget, type RetryBudget } from './policies/retry-budget.ts';
-import { createPools, OUTLIER_DEFAULTS, type OutlierOptions } from './pool.ts';
+import { createPools, httpHealthy, OUTLIER_DEFAULTS, type OutlierOptions } from './pool.ts';
 import {
   answerUnretried,
   createUpstreams,
@@ -28,11 +30,32 @@ import {
   isTooLarge,
   type Outcome,
   readBody,
+  type StoredAnswer,
   sendJsonError,
   upstreamHeaders,
 } from './proxy.ts';
 import { createRouter } from './routes.ts';
-import { type Journal, openJournal, type ReplayOptions, type TicketState } from './store-and-forward.ts';
+import {
+  type Journal,
+  openJournal,
+  type ReplayOptions,
+  type StoredCall,
+  type TicketState,
+} from './store-and-forward.ts';
+
+/** gRPC status INVALID_ARGUMENT: the operands were refused, a client error rather than a failure. */
+const GRPC_INVALID_ARGUMENT = 3;
+/** gRPC status UNAVAILABLE: with an archlab error code, the instance is up and a dependency is not. */
+const GRPC_UNAVAILABLE = 14;
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+/** "/2/3.5" → { num1: 2, num2: 3.5 }; undefined unless exactly two finite numbers. */
+export function parseOperands(rest: string): { num1: number; num2: number } | undefined {
+  const parts = rest.split('/').filter((part) => part !== '');
+  if (parts.length !== 2 || !parts.every((part) => NUMBER.test(decodeURIComponent(part)))) return undefined;
+  const [num1, num2] = parts.map((part) => Number(decodeURIComponent(part))) as [number, number];
+  return Number.isFinite(num1) && Number.isFinite(num2) ? { num1, num2 } : undefined;
+}
 
 /** Bodies up to this size of requests that may be retried are read first, so a retry can resend them. */
 const REPLAYABLE_BODY_BYTES = 64 * 1024;
@@ -79,6 +102,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const startedAt = Date.now();
   const match = createRouter(topology.routes);
   const upstreams = createUpstreams();
+  const grpcServices = new Set(topology.services.filter((s) => s.kind === 'grpc').map((s) => s.name));
+  const grpcUpstreams = createGrpcUpstreams();
   const registry = createRegistry({ service: 'gateway', instance });
   const metrics = createGatewayMetrics(registry);
   const outlier = options.outlier ?? { ...OUTLIER_DEFAULTS, ejectAfter5xx: topology.gateway.ejectAfter5xx };
@@ -93,6 +118,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       metrics.memberStates(service, [member]);
     },
     options.spares,
+    (service, origin, timeoutMs) =>
+      grpcServices.has(service) ? grpcServing(origin, timeoutMs) : httpHealthy(service, origin, timeoutMs),
   );
   for (const pool of pools.all()) metrics.memberStates(pool.service, pool.members);
   const budgets = new Map<string, RetryBudget>();
@@ -218,6 +245,92 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
+  /**
+   * A transcoded route: GET <prefix>/<num1>/<num2> → calculator.Calculator/<method> on the service's
+   * pool. Calculator operations are pure, so every failure may be retried on another instance (within
+   * the deadline and the budget); when none answers — down or hung — the operation is journaled (202).
+   */
+  async function forwardGrpc(req: http.IncomingMessage, res: http.ServerResponse, spec: RouteSpec, url: string) {
+    req.resume();
+    const trace = continueTrace(req.headers);
+    res.setHeader('x-request-id', trace.requestId);
+    const grpc = spec.grpc!;
+    if (req.method !== 'GET') {
+      sendJsonError(res, 405, GatewayErrors.METHOD_NOT_ALLOWED, `${spec.prefix} answers GET only`);
+      return 405;
+    }
+    const operands = parseOperands(url.split('?')[0]!.slice(spec.prefix.length));
+    if (operands === undefined) {
+      sendJsonError(
+        res,
+        422,
+        GatewayErrors.INVALID_OPERANDS,
+        `num1 and num2 must be numbers: ${spec.prefix}/<num1>/<num2>`,
+      );
+      return 422;
+    }
+    const call: StoredCall = { method: grpc.method, message: operands, label: grpc.label };
+    const storable = spec.storeAndForward && journal !== undefined;
+    if (storable && journal!.backlog(spec.service) > 0) return store(req, res, spec, url, trace, undefined, call);
+    const pool = pools.get(spec.service);
+    const budget = budgetFor(spec.service);
+    budget.recordRequest(Date.now());
+    const deadline = performance.now() + spec.timeoutMs;
+    const tried = new Set<string>();
+    let last: Failure | undefined;
+    for (;;) {
+      const member = pool?.select(tried);
+      const remainingMs = Math.floor(deadline - performance.now());
+      if (member === undefined || remainingMs <= 0) {
+        if (storable) return store(req, res, spec, url, trace, undefined, call);
+        if (last !== undefined) return answerUnretried(res, last, spec.service);
+        sendJsonError(res, 503, GatewayErrors.NO_INSTANCE, `service ${spec.service} has no healthy instance`);
+        return 503;
+      }
+      tried.add(member.name);
+      const another = pool!.members.some((m) => m.state === 'healthy' && !tried.has(m.name));
+      const started = performance.now();
+      member.outstanding += 1;
+      let answer: StoredAnswer | Failure;
+      try {
+        answer = await sendGrpc(member.origin, call, another ? Math.min(remainingMs, spec.tryTimeoutMs) : remainingMs);
+      } finally {
+        member.outstanding -= 1;
+      }
+      const outcome: Outcome = 'failure' in answer ? answer : { status: answer.status };
+      metrics.attempt(spec.service, member, outcome, (performance.now() - started) / 1000);
+      if (!('failure' in answer && answer.unavailable)) pool!.record(member, outcome);
+      if (!('failure' in answer)) {
+        res.writeHead(answer.status, { ...answer.headers, 'x-request-id': trace.requestId });
+        res.end(answer.body);
+        return answer.status;
+      }
+      last = answer;
+      if (!budget.tryRetry(Date.now())) {
+        metrics.budgetRefusal(spec.service, spec.prefix);
+        if (storable) return store(req, res, spec, url, trace, undefined, call);
+        return answerUnretried(res, last, spec.service, 'budget');
+      }
+      metrics.retry(spec.service, spec.prefix);
+    }
+  }
+
+  /** One gRPC call as an HTTP-shaped answer: 200 { operation, result }, 422 for bad arguments, or a Failure. */
+  async function sendGrpc(origin: string, call: StoredCall, deadlineMs: number): Promise<StoredAnswer | Failure> {
+    const outcome = await grpcUpstreams.call(origin, call.method, call.message, deadlineMs);
+    if (outcome.ok) {
+      const body = JSON.stringify({ operation: call.method.toLowerCase(), result: outcome.response.result });
+      return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: Buffer.from(body) };
+    }
+    if (outcome.failure === 'status' && outcome.code === GRPC_INVALID_ARGUMENT) {
+      const body = JSON.stringify(errorBody(GatewayErrors.INVALID_OPERANDS, outcome.details ?? 'invalid argument'));
+      return { status: 422, headers: { 'content-type': 'application/json; charset=utf-8' }, body: Buffer.from(body) };
+    }
+    const unavailable =
+      outcome.failure === 'status' && outcome.code === GRPC_UNAVAILABLE && outcome.errorCode !== undefined;
+    return { failure: outcome.failure, status: 502, error: outcome.details, unavailable };
+  }
+
   async function store(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -225,6 +338,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     path: string,
     trace: TraceContext,
     body: Buffer | undefined,
+    call?: StoredCall,
   ): Promise<number> {
     let ticket: Awaited<ReturnType<Journal['store']>>;
     try {
@@ -236,6 +350,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         headers: upstreamHeaders(req, trace),
         body: body === undefined || body.length === 0 ? null : body.toString('base64'),
         timeoutMs: spec.timeoutMs,
+        grpc: call,
       });
     } catch (error) {
       log.error({ err: error, service: spec.service }, 'store-and-forward journal append failed');
@@ -251,7 +366,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     const statusUrl = `/pending_results/${ticket.ticket}`;
     res.setHeader('location', statusUrl);
     res.setHeader('x-request-id', trace.requestId);
-    sendJson(res, 202, { ticket: ticket.ticket, statusUrl, state: ticket.state, service: spec.service });
+    sendJson(res, 202, {
+      ...(spec.storedMessage === undefined ? {} : { message: spec.storedMessage }),
+      ticket: ticket.ticket,
+      statusUrl,
+      state: ticket.state,
+      service: spec.service,
+    });
     return 202;
   }
 
@@ -269,7 +390,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       sendJsonError(res, 404, GatewayErrors.ROUTE_NOT_FOUND, `no route for ${req.method} ${url.split('?')[0]}`);
     } else {
       route = found.route.prefix;
-      status = await forwardWithRetries(req, res, found.route, found.upstreamPath);
+      status =
+        found.route.grpc === undefined
+          ? await forwardWithRetries(req, res, found.route, found.upstreamPath)
+          : await forwardGrpc(req, res, found.route, url);
     }
     metrics.request(req.method ?? 'GET', route, status, (performance.now() - started) / 1000);
   }
@@ -345,6 +469,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           services: safServices,
           replay: options.replay,
           onBacklog: (service, pending) => metrics.pending(service, pending),
+          grpc: sendGrpc,
         });
       } else if (safServices.length > 0) {
         log.warn(
@@ -384,6 +509,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       await journal?.close();
       pools.close();
       await upstreams.close();
+      await grpcUpstreams.close();
     },
   };
 }

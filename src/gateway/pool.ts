@@ -71,6 +71,9 @@ export interface Pools {
 
 export type ChangeListener = (service: string, member: Member, previous: MemberState, reason: string) => void;
 
+/** Is the instance at `origin` ready? The default asks GET /health; gRPC services need their own. */
+export type HealthProbe = (service: string, origin: string, timeoutMs: number) => Promise<boolean>;
+
 function balancer(policy: BalancePolicy): Balancer {
   if (policy === 'primary-backup') return primaryBackup;
   if (policy === 'least-outstanding') return leastOutstanding;
@@ -95,6 +98,7 @@ export function createPools(
   outlier: OutlierOptions = OUTLIER_DEFAULTS,
   onChange: ChangeListener = () => {},
   spares: Record<string, string[]> = {},
+  probe: HealthProbe = httpHealthy,
 ): Pools {
   const pools = new Map<string, ServicePool>();
   const byName = new Map<string, Tracked>();
@@ -125,7 +129,7 @@ export function createPools(
     const timer = setTimeout(async function probeEjected() {
       timers.delete(timer);
       if (closed || member.state !== 'ejected') return;
-      if (await healthy(member.origin, outlier.probeTimeoutMs)) {
+      if (await probe(member.service, member.origin, outlier.probeTimeoutMs)) {
         if (!closed && member.state === 'ejected') move(member, 'healthy', 'probe succeeded');
       } else scheduleProbe(member, Math.min(outlier.probeMaxMs, delayMs * 2));
     }, delayMs);
@@ -227,7 +231,8 @@ export function createPools(
   };
 }
 
-async function healthy(origin: string, timeoutMs: number): Promise<boolean> {
+/** The default probe: GET /health answers 200 (ready). */
+export async function httpHealthy(_service: string, origin: string, timeoutMs: number): Promise<boolean> {
   const client = new HttpPool(origin, { connections: 1 });
   try {
     const res = await client.request({ path: '/health', method: 'GET', signal: AbortSignal.timeout(timeoutMs) });

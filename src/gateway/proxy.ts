@@ -55,6 +55,12 @@ export interface Failure {
   failure: FailureKind;
   status?: number;
   error?: unknown;
+  /**
+   * The instance answered that it cannot serve right now because something it depends on is down
+   * (a gRPC UNAVAILABLE carrying an archlab error code): not the instance's own fault, so it is not
+   * ejected, and a replay waits and tries again without spending an attempt.
+   */
+  unavailable?: boolean;
 }
 
 export type Outcome = { status: number } | Failure;

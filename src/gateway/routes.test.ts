@@ -11,6 +11,8 @@ const route = (prefix: string, service: string, rewrite?: string): RouteSpec => 
   storeAndForward: false,
   timeoutMs: 1000,
   tryTimeoutMs: 1000,
+  grpc: undefined,
+  storedMessage: undefined,
 });
 
 test('longest prefix wins, on segment boundaries only', () => {

@@ -11,7 +11,8 @@
 // A replay ends as `done` with the first answer below 500; as `failed` (dead-lettered, kept with its
 // last answer or error) after MAX_ATTEMPTS attempts that timed out or answered 5xx, or after two
 // connection resets (the poison-suspect rule of live requests: a request that may be killing its
-// instance is not replayed on and on). A refused connection is not an attempt: nothing was sent.
+// instance is not replayed on and on). A refused connection is not an attempt: nothing was sent; nor
+// is an instance's "a dependency of mine is down" (it is asked again after a backoff).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus, StreamEvent } from '../bus/bus.ts';
 import type { Logger } from '../kit/logger.ts';
@@ -53,7 +54,19 @@ export interface StoredRequest {
   body: string | null;
   timeoutMs: number;
   receivedAt: number;
+  /** A gRPC operation (a transcoded route): replayed as this call instead of the HTTP request. */
+  grpc?: StoredCall | undefined;
 }
+
+export interface StoredCall {
+  method: string;
+  message: Record<string, number>;
+  /** How seed 003's /pending_results names the operation (Addition, Subtraction, Multiplication). */
+  label: string;
+}
+
+/** Sends a stored gRPC call to an instance: its answer as JSON, or a Failure. */
+export type GrpcSender = (origin: string, call: StoredCall, deadlineMs: number) => Promise<StoredAnswer | Failure>;
 
 interface Completion {
   ticket: string;
@@ -79,8 +92,14 @@ export interface Ticket {
   completedAt: string | null;
   attempts: number;
   /** The service's answer once there is one: JSON bodies parsed, others as text. */
-  result: { status: number; body: unknown } | null;
+  answer: { status: number; body: unknown } | null;
   error: string | null;
+  /** gRPC operations also read as seed 003 listed them: operation, num1, num2, result. */
+  operation?: string;
+  num1?: number;
+  num2?: number;
+  /** The operation's result once done (null until then). */
+  result?: number | null;
 }
 
 export interface Journal {
@@ -102,6 +121,8 @@ export interface JournalOptions {
   /** Services that have a store-and-forward route. */
   services: readonly string[];
   replay?: ReplayOptions;
+  /** How stored gRPC calls are sent (transcoded routes); without it they cannot be replayed. */
+  grpc?: GrpcSender;
   /** Called whenever a service's backlog changes (metrics). */
   onBacklog?: (service: string, pending: number) => void;
 }
@@ -163,9 +184,19 @@ export async function openJournal(options: JournalOptions): Promise<Journal> {
       member.outstanding += 1;
       let answer: StoredAnswer | Failure;
       try {
-        answer = await send(upstreams, member.origin, { ...request, headers, body }, request.timeoutMs);
+        if (request.grpc === undefined) {
+          answer = await send(upstreams, member.origin, { ...request, headers, body }, request.timeoutMs);
+        } else if (options.grpc === undefined) {
+          throw new Error(`ticket ${request.ticket} is a gRPC call and the journal has no gRPC sender`);
+        } else answer = await options.grpc(member.origin, request.grpc, request.timeoutMs);
       } finally {
         member.outstanding -= 1;
+      }
+      if ('failure' in answer && answer.unavailable) {
+        // Up, but a dependency is down: wait and ask again, without spending an attempt.
+        await sleep(delayMs, undefined, { signal: abort.signal });
+        delayMs = Math.min(replay.backoffCapMs, delayMs * 2);
+        continue;
       }
       pool.record(member, 'failure' in answer ? answer : { status: answer.status });
       if ('failure' in answer && answer.failure === 'refused') continue; // nothing sent; member ejected
@@ -193,7 +224,7 @@ export async function openJournal(options: JournalOptions): Promise<Journal> {
 
   function view(request: StoredRequest): Ticket {
     const done = completions.get(request.ticket);
-    return {
+    const ticket: Ticket = {
       ticket: request.ticket,
       service: request.service,
       route: request.route,
@@ -203,9 +234,17 @@ export async function openJournal(options: JournalOptions): Promise<Journal> {
       receivedAt: new Date(request.receivedAt).toISOString(),
       completedAt: done === undefined ? null : new Date(done.completedAt).toISOString(),
       attempts: done?.attempts ?? 0,
-      result: done === undefined || done.status === null ? null : { status: done.status, body: decode(done) },
+      answer: done === undefined || done.status === null ? null : { status: done.status, body: decode(done) },
       error: done?.error ?? null,
     };
+    if (request.grpc !== undefined) {
+      const body = ticket.answer?.body as { result?: unknown } | undefined;
+      ticket.operation = request.grpc.label;
+      ticket.num1 = request.grpc.message.num1;
+      ticket.num2 = request.grpc.message.num2;
+      ticket.result = typeof body?.result === 'number' ? body.result : null;
+    }
+    return ticket;
   }
 
   return {

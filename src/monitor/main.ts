@@ -6,6 +6,8 @@ import { createService } from '../kit/service.ts';
 import { openBus, type Program, serviceOptions } from '../services/program.ts';
 import { readPlacement } from '../topology/placement.ts';
 import { createMonitor, type MonitorTarget } from './monitor.ts';
+import { createGrpcProbe } from './probes/grpc.ts';
+import { createHttpProbe } from './probes/http.ts';
 import { registerMonitorRoutes } from './routes.ts';
 import { busSink, fileSink, textSink } from './sinks.ts';
 
@@ -22,6 +24,12 @@ export const monitorProgram: Program = async (ctx) => {
     url: instance.url,
     settings: settings.get(instance.service) ?? ctx.topology.monitor,
   }));
+  // gRPC services answer the standard health check instead of GET /health.
+  const grpcServices = new Set(ctx.topology.services.filter((s) => s.kind === 'grpc').map((s) => s.name));
+  const probe = (target: MonitorTarget) =>
+    grpcServices.has(target.service)
+      ? createGrpcProbe(target.url, { timeoutMs: target.settings.timeoutMs })
+      : createHttpProbe(target.url, { timeoutMs: target.settings.timeoutMs });
   const policies = new Map(ctx.topology.services.map((service) => [service.name, service.redundancy]));
   const textTargets = placement.instances.map((instance) => {
     const redundancy = policies.get(instance.service);
@@ -35,6 +43,7 @@ export const monitorProgram: Program = async (ctx) => {
     targets,
     log: ctx.log,
     registry: service.registry,
+    probe,
     sinks: [
       busSink(bus, { log: ctx.log }),
       await fileSink(path.join(ctx.dataDir, EVENTS_FILE), { log: ctx.log }),

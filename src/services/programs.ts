@@ -6,4 +6,7 @@ export const programs: Record<string, () => Promise<Program>> = {
   monitor: async () => (await import('../monitor/main.ts')).monitorProgram,
   'users-commands': async () => (await import('./users/main.ts')).usersCommands,
   'users-queries': async () => (await import('./users/main.ts')).usersQueries,
+  'calculator-add': async () => (await import('./calculator/main.ts')).calculatorAdd,
+  'calculator-subtract': async () => (await import('./calculator/main.ts')).calculatorSubtract,
+  'calculator-multiply': async () => (await import('./calculator/main.ts')).calculatorMultiply,
 };

@@ -102,6 +102,8 @@ describe('parseTopology', () => {
           storeAndForward: false,
           timeoutMs: 10_000,
           tryTimeoutMs: 2_000,
+          grpc: undefined,
+          storedMessage: undefined,
         },
       ],
     });
@@ -149,6 +151,8 @@ describe('parseTopology', () => {
       storeAndForward: true,
       timeoutMs: 250,
       tryTimeoutMs: 2_000,
+      grpc: undefined,
+      storedMessage: undefined,
     });
   });
 

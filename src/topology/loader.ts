@@ -123,6 +123,8 @@ function build(raw: RawTopology, options: TopologyOptions): Topology {
       storeAndForward: route.storeAndForward ?? TOPOLOGY_DEFAULTS.route.storeAndForward,
       timeoutMs: route.timeoutMs ?? TOPOLOGY_DEFAULTS.route.timeoutMs,
       tryTimeoutMs: route.tryTimeoutMs ?? TOPOLOGY_DEFAULTS.route.tryTimeoutMs,
+      grpc: route.grpc === undefined ? undefined : { method: route.grpc.method, label: route.grpc.label ?? route.grpc.method },
+      storedMessage: route.storedMessage,
     }),
   );
   return {

@@ -101,6 +101,16 @@ const routeSchema = {
     storeAndForward: { type: 'boolean' },
     timeoutMs: positiveInt,
     tryTimeoutMs: positiveInt,
+    grpc: {
+      type: 'object',
+      properties: {
+        method: { type: 'string', pattern: '^[A-Z][A-Za-z0-9]*$', description: 'an rpc of calculator.Calculator, e.g. Add' },
+        label: { type: 'string', minLength: 1, maxLength: 64 },
+      },
+      required: ['method'],
+      additionalProperties: false,
+    },
+    storedMessage: { type: 'string', minLength: 1, maxLength: 200 },
   },
   required: ['prefix', 'service'],
   additionalProperties: false,
@@ -187,6 +197,8 @@ export interface RawRoute {
   storeAndForward?: boolean;
   timeoutMs?: number;
   tryTimeoutMs?: number;
+  grpc?: { method: string; label?: string };
+  storedMessage?: string;
 }
 
 // verbose: the error formatter reads `parentSchema` for descriptions and allowed field names.

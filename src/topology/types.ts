@@ -41,6 +41,13 @@ export interface RouteSpec {
    * (a hung instance accepts connections and never answers); other requests get the whole deadline.
    */
   tryTimeoutMs: number;
+  /**
+   * Transcoded to gRPC: GET <prefix>/<num1>/<num2> becomes calculator.Calculator/<method>; the answer
+   * is `{ operation, result }`. `label` names the operation in /pending_results (seed 003).
+   */
+  grpc: { method: string; label: string } | undefined;
+  /** The `message` of a 202 answer when the request was stored (seed 003's words). */
+  storedMessage: string | undefined;
 }
 
 export interface GatewaySpec {

@@ -43,7 +43,7 @@ interface Accepted {
 interface TicketView {
   ticket: string;
   state: string;
-  result: { status: number; body: { sum: number } } | null;
+  answer: { status: number; body: { sum: number } } | null;
 }
 
 async function startGateway(t: TestContext, dataDir: string, topologyFile: string, port: number) {
@@ -162,8 +162,8 @@ routes:
   );
   for (const [a, view] of done.entries()) {
     assert.equal(view.state, 'done', `ticket ${a}`);
-    assert.equal(view.result?.status, 200);
-    assert.equal(view.result?.body.sum, a + 100, `ticket ${a} carries its own answer`);
+    assert.equal(view.answer?.status, 200);
+    assert.equal(view.answer?.body.sum, a + 100, `ticket ${a} carries its own answer`);
   }
 
   // The backends saw each ticket (at least once, under its ticket as Idempotency-Key), in the order accepted.
