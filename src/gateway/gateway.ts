@@ -381,7 +381,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const url = req.url ?? '/';
     if (req.method === 'GET' && (url === '/health' || url === '/metrics')) return serveOwn(url, res);
     if (req.method === 'GET' && url.startsWith('/pending_results')) return servePending(url, res);
-    const found = match(url);
+    const found = match(url, req.method);
     let status: number;
     let route = 'unmatched';
     if (found === undefined) {

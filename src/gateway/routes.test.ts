@@ -13,6 +13,7 @@ const route = (prefix: string, service: string, rewrite?: string): RouteSpec => 
   tryTimeoutMs: 1000,
   grpc: undefined,
   storedMessage: undefined,
+  methods: undefined,
 });
 
 test('longest prefix wins, on segment boundaries only', () => {
@@ -36,4 +37,14 @@ test('rewrite replaces the prefix and keeps the rest and the query', () => {
   assert.equal(match('/api/ventas')?.upstreamPath, '/ventas');
   assert.equal(match('/calc/add/1/2')?.upstreamPath, '/add/1/2');
   assert.equal(match('/calc')?.upstreamPath, '/');
+});
+
+test('a prefix can go to two services by method', () => {
+  const match = createRouter([
+    { ...route('/api/venta', 'sales-commands', '/venta'), methods: ['POST'] },
+    { ...route('/api/venta', 'sales-queries', '/venta'), methods: ['GET', 'HEAD'] },
+  ]);
+  assert.equal(match('/api/venta/3', 'POST')?.route.service, 'sales-commands');
+  assert.equal(match('/api/venta/3', 'GET')?.route.service, 'sales-queries');
+  assert.equal(match('/api/venta/3', 'DELETE'), undefined);
 });

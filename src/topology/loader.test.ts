@@ -104,6 +104,7 @@ describe('parseTopology', () => {
           tryTimeoutMs: 2_000,
           grpc: undefined,
           storedMessage: undefined,
+          methods: undefined,
         },
       ],
     });
@@ -153,6 +154,7 @@ describe('parseTopology', () => {
       tryTimeoutMs: 2_000,
       grpc: undefined,
       storedMessage: undefined,
+      methods: undefined,
     });
   });
 
@@ -291,6 +293,20 @@ describe('parseTopology errors', () => {
     const problem = only(text);
     assert.deepEqual([problem.line, problem.path], [5, 'routes.1.prefix']);
     assert.match(problem.message, /already routed by routes\.0/);
+    const overlapping =
+      'services:\n  a-b: {}\n  a-c: {}\nroutes:\n  - { prefix: /x, service: a-b, methods: [POST, GET] }\n  - { prefix: /x, service: a-c, methods: [GET] }\n';
+    assert.deepEqual(only(overlapping).path, 'routes.1.prefix');
+    const disjoint = parseTopology(
+      'services:\n  a-b: {}\n  a-c: {}\nroutes:\n  - { prefix: /x, service: a-b, methods: [POST] }\n  - { prefix: /x, service: a-c, methods: [GET] }\n',
+      noEnv,
+    );
+    assert.deepEqual(
+      disjoint.routes.map((r) => [r.service, r.methods]),
+      [
+        ['a-b', ['POST']],
+        ['a-c', ['GET']],
+      ],
+    );
   });
 
   test('rejects active redundancy with one instance', () => {

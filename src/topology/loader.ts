@@ -123,8 +123,12 @@ function build(raw: RawTopology, options: TopologyOptions): Topology {
       storeAndForward: route.storeAndForward ?? TOPOLOGY_DEFAULTS.route.storeAndForward,
       timeoutMs: route.timeoutMs ?? TOPOLOGY_DEFAULTS.route.timeoutMs,
       tryTimeoutMs: route.tryTimeoutMs ?? TOPOLOGY_DEFAULTS.route.tryTimeoutMs,
-      grpc: route.grpc === undefined ? undefined : { method: route.grpc.method, label: route.grpc.label ?? route.grpc.method },
+      grpc:
+        route.grpc === undefined
+          ? undefined
+          : { method: route.grpc.method, label: route.grpc.label ?? route.grpc.method },
       storedMessage: route.storedMessage,
+      methods: route.methods,
     }),
   );
   return {
@@ -209,7 +213,8 @@ function crossCheck(raw: unknown): Located[] {
   }
 
   const routes = asRecord(raw)?.routes;
-  const prefixes = new Map<string, number>();
+  // A prefix may appear twice only with disjoint `methods` (seed 002's /venta: POST command, GET query).
+  const prefixes = new Map<string, { index: number; methods: string[] | undefined }[]>();
   for (const [index, value] of (Array.isArray(routes) ? routes : []).entries()) {
     const route = asRecord(value) ?? {};
     if (typeof route.service === 'string' && !serviceNames.includes(route.service)) {
@@ -219,14 +224,18 @@ function crossCheck(raw: unknown): Located[] {
       });
     }
     if (typeof route.prefix !== 'string') continue;
-    const first = prefixes.get(route.prefix);
-    if (first === undefined) prefixes.set(route.prefix, index);
-    else {
+    const methods = Array.isArray(route.methods) ? (route.methods as string[]) : undefined;
+    const earlier = prefixes.get(route.prefix) ?? [];
+    const clash = earlier.find(
+      (other) => other.methods === undefined || methods === undefined || other.methods.some((m) => methods.includes(m)),
+    );
+    if (clash !== undefined) {
       problems.push({
         segments: ['routes', index, 'prefix'],
-        message: `duplicate prefix "${route.prefix}", already routed by routes.${first}`,
+        message: `duplicate prefix "${route.prefix}", already routed by routes.${clash.index} (give both disjoint methods)`,
       });
     }
+    prefixes.set(route.prefix, [...earlier, { index, methods }]);
   }
   return problems;
 }

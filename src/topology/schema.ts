@@ -104,13 +104,23 @@ const routeSchema = {
     grpc: {
       type: 'object',
       properties: {
-        method: { type: 'string', pattern: '^[A-Z][A-Za-z0-9]*$', description: 'an rpc of calculator.Calculator, e.g. Add' },
+        method: {
+          type: 'string',
+          pattern: '^[A-Z][A-Za-z0-9]*$',
+          description: 'an rpc of calculator.Calculator, e.g. Add',
+        },
         label: { type: 'string', minLength: 1, maxLength: 64 },
       },
       required: ['method'],
       additionalProperties: false,
     },
     storedMessage: { type: 'string', minLength: 1, maxLength: 200 },
+    methods: {
+      type: 'array',
+      items: { enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] },
+      minItems: 1,
+      uniqueItems: true,
+    },
   },
   required: ['prefix', 'service'],
   additionalProperties: false,
@@ -199,6 +209,7 @@ export interface RawRoute {
   tryTimeoutMs?: number;
   grpc?: { method: string; label?: string };
   storedMessage?: string;
+  methods?: string[];
 }
 
 // verbose: the error formatter reads `parentSchema` for descriptions and allowed field names.

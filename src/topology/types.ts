@@ -48,6 +48,8 @@ export interface RouteSpec {
   grpc: { method: string; label: string } | undefined;
   /** The `message` of a 202 answer when the request was stored (seed 003's words). */
   storedMessage: string | undefined;
+  /** Methods this route takes (default: all); the same prefix may go to two services by method. */
+  methods: readonly string[] | undefined;
 }
 
 export interface GatewaySpec {
