@@ -9,4 +9,9 @@ export const programs: Record<string, () => Promise<Program>> = {
   'calculator-add': async () => (await import('./calculator/main.ts')).calculatorAdd,
   'calculator-subtract': async () => (await import('./calculator/main.ts')).calculatorSubtract,
   'calculator-multiply': async () => (await import('./calculator/main.ts')).calculatorMultiply,
+  'products-commands': async () => (await import('./products/main.ts')).productsCommands,
+  'products-queries': async () => (await import('./products/main.ts')).productsQueries,
+  'orders-commands': async () => (await import('./orders/main.ts')).ordersCommands,
+  'orders-queries': async () => (await import('./orders/main.ts')).ordersQueries,
+  'orders-worker': async () => (await import('./orders/worker.ts')).ordersWorker,
 };
