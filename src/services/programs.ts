@@ -14,4 +14,6 @@ export const programs: Record<string, () => Promise<Program>> = {
   'orders-commands': async () => (await import('./orders/main.ts')).ordersCommands,
   'orders-queries': async () => (await import('./orders/main.ts')).ordersQueries,
   'orders-worker': async () => (await import('./orders/worker.ts')).ordersWorker,
+  'registration-commands': async () => (await import('./registration/main.ts')).registrationCommands,
+  'users-registrar': async () => (await import('./registration/main.ts')).usersRegistrar,
 };
