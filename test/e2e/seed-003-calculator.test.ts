@@ -91,20 +91,26 @@ test('seed 003: operations through the gateway; down or hung services get 202 ti
 
   // multiply back: its ticket completes while add (another service) is still down.
   await archlab(system, 'fault', 'resume', 'calculator-multiply-1');
-  const done = await waitFor(async () => {
-    const ticket = await byTicket(multiply.body.ticket);
-    return ticket.state === 'done' ? ticket : undefined;
-  }, { what: 'the multiply ticket', timeoutMs: 15_000 });
+  const done = await waitFor(
+    async () => {
+      const ticket = await byTicket(multiply.body.ticket);
+      return ticket.state === 'done' ? ticket : undefined;
+    },
+    { what: 'the multiply ticket', timeoutMs: 15_000 },
+  );
   assert.equal(done.result, 10);
   assert.equal(done.operation, 'Multiplication');
   assert.equal((await byTicket(add.body.ticket)).state, 'pending', 'add is still down');
 
   await archlab(system, 'fault', 'restart', 'calculator-add-1');
-  const results = await waitFor(async () => {
-    const list = await pending();
-    const mine = [add, subtract].map((r) => list.find((p) => p.ticket === r.body.ticket)!);
-    return mine.every((p) => p.state === 'done') ? mine : undefined;
-  }, { what: 'add and subtract tickets', timeoutMs: 15_000 });
+  const results = await waitFor(
+    async () => {
+      const list = await pending();
+      const mine = [add, subtract].map((r) => list.find((p) => p.ticket === r.body.ticket)!);
+      return mine.every((p) => p.state === 'done') ? mine : undefined;
+    },
+    { what: 'add and subtract tickets', timeoutMs: 15_000 },
+  );
   assert.deepEqual(
     results.map((r) => [r.operation, r.num1, r.num2, r.result]),
     [

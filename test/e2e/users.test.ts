@@ -14,6 +14,8 @@ import { call, isAlive, startSystem } from '../helpers/system.ts';
 import { uniqueName } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
+const USERS_TOPOLOGY = new URL('../fixtures/users.yaml', import.meta.url).pathname;
+
 const email = () => `u-${randomUUID().slice(0, 8)}@example.com`;
 
 const PASSWORD = 'correct horse battery staple';
@@ -79,7 +81,7 @@ async function walkRegistration(gateway: string, dataDir: string, busUrl = `sqli
 
 describe('users through the gateway (SQLite defaults)', () => {
   test('register, conflict, bad input, read your own write, Ctrl-C leaves no process', async (t) => {
-    const system = await startSystem(t);
+    const system = await startSystem(t, { topology: USERS_TOPOLOGY });
     const user = await walkRegistration(system.gateway, system.dataDir);
     const store = await createStore(`sqlite:${system.dataDir}`, { name: 'users-commands' });
     const [row] = await store.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [
@@ -113,7 +115,7 @@ describe('users through the gateway (SQLite defaults)', () => {
   });
 
   test('50 concurrent registrations of one email: exactly one 201', async (t) => {
-    const system = await startSystem(t);
+    const system = await startSystem(t, { topology: USERS_TOPOLOGY });
     const address = email();
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
@@ -129,7 +131,7 @@ describe('users through the gateway (SQLite defaults)', () => {
   });
 
   test('Idempotency-Key: a repeat returns the first response and registers once', async (t) => {
-    const system = await startSystem(t);
+    const system = await startSystem(t, { topology: USERS_TOPOLOGY });
     const key = randomUUID();
     const body = { email: email(), password: 'pw' };
     const headers = { 'idempotency-key': key };
@@ -147,7 +149,7 @@ describe('users through the gateway (SQLite defaults)', () => {
   });
 
   test('the supervisor restarts an instance that was SIGKILLed', async (t) => {
-    const system = await startSystem(t);
+    const system = await startSystem(t, { topology: USERS_TOPOLOGY });
     const before = (await system.run()).instances.find((i) => i.name === 'users-queries-1')!;
     process.kill(before.pid!, 'SIGKILL');
     const after = await waitFor(
@@ -170,7 +172,10 @@ describe('users through the gateway (PostgreSQL store)', async () => {
   const skip = await needPostgres();
   test('the same walk with store: postgres://', { skip }, async (t) => {
     const prefix = `${uniqueName('e2e')}_`;
-    const system = await startSystem(t, { env: { ARCHLAB_STORE_URL: `${POSTGRES_URL}?prefix=${prefix}` } });
+    const system = await startSystem(t, {
+      topology: USERS_TOPOLOGY,
+      env: { ARCHLAB_STORE_URL: `${POSTGRES_URL}?prefix=${prefix}` },
+    });
     t.after(() => admin((client) => dropSchemas(client, prefix)));
     await walkRegistration(system.gateway, system.dataDir);
     const [schemas, users] = await admin(async (client) => [
@@ -186,7 +191,10 @@ describe('users through the gateway (Redis bus)', async () => {
   const skip = await needRedis();
   test('the same walk with bus: redis://', { skip }, async (t) => {
     const prefix = `${uniqueName('e2e')}:`;
-    const system = await startSystem(t, { env: { ARCHLAB_BUS_URL: `${REDIS_URL}/0?prefix=${prefix}` } });
+    const system = await startSystem(t, {
+      topology: USERS_TOPOLOGY,
+      env: { ARCHLAB_BUS_URL: `${REDIS_URL}/0?prefix=${prefix}` },
+    });
     t.after(() => deleteKeys(prefix));
     await walkRegistration(system.gateway, system.dataDir, `${REDIS_URL}/0?prefix=${prefix}`);
   });

@@ -1,11 +1,11 @@
 // Starts a whole archlab system (`archlab up`) as a real supervisor process for end-to-end tests,
 // waits for its gateway, and stops it (and checks that no process is left) after the test.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { type RunFile, readRunFile } from '../../src/supervisor/run-file.ts';
-import { tmpDir } from './tmp.ts';
 import { waitFor } from './wait-for.ts';
 
 export const CLI = new URL('../../src/cli/index.ts', import.meta.url).pathname;
@@ -33,7 +33,9 @@ export async function startSystem(
   t: Pick<TestContext, 'after'>,
   options: { env?: Record<string, string>; topology?: string; startTimeoutMs?: number } = {},
 ): Promise<RunningSystem> {
-  const dataDir = tmpDir(t, 'archlab-e2e-');
+  // Removed by the same hook that stops the system, after it stopped: node:test runs after-hooks in
+  // the order they were added, so a separate tmpDir hook would delete the directory under it.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'archlab-e2e-'));
   const args = [CLI, 'up', '--port', '0', '--data', dataDir];
   if (options.topology !== undefined) args.push('--topology', options.topology);
   const supervisor = spawn(process.execPath, args, {
@@ -58,12 +60,16 @@ export async function startSystem(
     return exited;
   };
   t.after(async () => {
-    const run = await readRunFile(dataDir);
+    const run = await readRunFile(dataDir).catch(() => undefined);
+    // A supervisor that does not stop within 30 s is killed (its children are reaped below).
+    const deadline = setTimeout(() => supervisor.kill('SIGKILL'), 30_000);
     await stop();
+    clearTimeout(deadline);
     // Whatever happened in the test, leave no process behind.
     for (const pid of (run?.instances ?? []).map((i) => i.pid).filter((p): p is number => p !== null)) {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const run = await waitFor(

@@ -1,0 +1,59 @@
+// The two sales programs (seed 002): `sales-commands` (write model + outbox relay) and `sales-queries`
+// (read model projected from the `sales` stream; the seed ran three of them behind a fail-over
+// gateway). Each runs as its own process.
+import { projectorMigrations, startProjector } from '../../kit/projector.ts';
+import { createService } from '../../kit/service.ts';
+import { loadMigrations } from '../../store/migrations.ts';
+import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
+import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { SALES_STREAM } from './events.ts';
+import { applySalesEvent } from './projection.ts';
+import { commandRoutes, queryRoutes } from './routes.ts';
+
+const commandMigrations = loadMigrations(new URL('./migrations/commands/', import.meta.url));
+const queryMigrations = loadMigrations(new URL('./migrations/queries/', import.meta.url));
+
+export const salesCommands: Program = async (ctx) => {
+  const store = await openStore(ctx, ctx.service.name, [...outboxMigrations, ...commandMigrations]);
+  const bus = await openBus(ctx);
+  const service = createService(serviceOptions(ctx));
+  // Fault switches (PUT /_admin/faults/<name>, or ARCHLAB_FAULTS): relay.paused holds events in the
+  // outbox; relay.crash-after-append kills the process between the bus append and the outbox update.
+  const relay = startOutboxRelay({
+    store,
+    bus,
+    log: ctx.log,
+    hooks: {
+      paused: () => service.faults.isOn('relay.paused'),
+      afterAppend: () => {
+        if (service.faults.isOn('relay.crash-after-append')) process.kill(process.pid, 'SIGKILL');
+      },
+    },
+  });
+  ctx.shutdown.add('outbox relay', () => relay.close());
+  commandRoutes(service.app, { store, instance: ctx.instance, committed: relay.notify });
+  ctx.shutdown.add('http', () => service.close());
+  return { url: await service.listen() };
+};
+
+export const salesQueries: Program = async (ctx) => {
+  // Each replica owns its read model (store named after the instance), so replicas never share one.
+  const store = await openStore(ctx, ctx.instance, [...projectorMigrations, ...queryMigrations]);
+  const bus = await openBus(ctx);
+  const projector = await startProjector({
+    name: 'sales',
+    stream: SALES_STREAM,
+    bus,
+    store,
+    log: ctx.log,
+    apply: applySalesEvent,
+  });
+  ctx.shutdown.add('projector', () => projector.close());
+  const service = createService({
+    ...serviceOptions(ctx),
+    readiness: () => ({ ready: projector.ready(), position: projector.position() }),
+  });
+  queryRoutes(service.app, store, projector);
+  ctx.shutdown.add('http', () => service.close());
+  return { url: await service.listen() };
+};
