@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../../test/helpers/tmp.ts';
 import { AppError, KitErrors } from '../kit/errors.ts';
+import { programs } from '../services/programs.ts';
 import { inferRole, loadTopology, parseTopology, type TopologyProblem } from './loader.ts';
 
 const repoTopology = fileURLToPath(new URL('../../archlab.yaml', import.meta.url));
@@ -37,23 +38,27 @@ function only(text: string): TopologyProblem {
 }
 
 describe('the repository archlab.yaml', () => {
-  test('loads with the users services and both routes', async () => {
+  test('runs the five seed systems, every service with a program and every route to a declared service', async () => {
     const topology = await loadTopology(repoTopology, noEnv);
     assert.equal(topology.file, repoTopology);
-    assert.deepEqual(
-      topology.services.map((s) => [s.name, s.role, s.instances]),
-      [
-        ['users-commands', 'command', 1],
-        ['users-queries', 'query', 1],
-      ],
-    );
-    assert.deepEqual(
-      topology.routes.map((r) => [r.prefix, r.service, r.idempotent]),
-      [
-        ['/api-commands/users', 'users-commands', false],
-        ['/api-queries/users', 'users-queries', true],
-      ],
-    );
+    const names = topology.services.map((s) => s.name);
+    for (const name of [
+      'users-commands',
+      'registration-commands',
+      'sales-queries',
+      'calculator-add',
+      'orders-worker',
+    ]) {
+      assert.ok(names.includes(name), name);
+    }
+    for (const service of topology.services)
+      assert.ok(service.program in programs, `${service.name} runs a known program`);
+    assert.deepEqual(topology.services.find((s) => s.name === 'sales-queries')?.redundancy, {
+      type: 'active',
+      policy: 'primary-backup',
+    });
+    assert.equal(topology.services.find((s) => s.name === 'users-commands')?.redundancy.type, 'passive');
+    assert.ok(topology.routes.some((r) => r.prefix === '/add' && r.grpc?.method === 'Add' && r.storeAndForward));
     assert.equal(topology.gateway.port, 8080);
     assert.equal(topology.store, 'sqlite:./data');
   });
