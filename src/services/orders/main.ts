@@ -7,6 +7,7 @@ import { loadMigrations } from '../../store/migrations.ts';
 import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
 import { PRODUCTS_STREAM } from '../products/events.ts';
 import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { querySide } from '../query-side.ts';
 import { USERS_STREAM } from '../users/events.ts';
 import { ordersConfig } from './config.ts';
 import { startDispatcher, startSweeper } from './dispatch.ts';
@@ -60,24 +61,10 @@ export const ordersCommands: Program = async (ctx) => {
   return { url: await service.listen() };
 };
 
-export const ordersQueries: Program = async (ctx) => {
-  // Each query instance owns its read model (store named after the instance), so replicas never share one.
-  const store = await openStore(ctx, ctx.instance, [...projectorMigrations, ...queryMigrations]);
-  const bus = await openBus(ctx);
-  const projector = await startProjector({
-    name: 'orders',
-    stream: ORDERS_STREAM,
-    bus,
-    store,
-    log: ctx.log,
-    apply: applyOrderEvent,
-  });
-  ctx.shutdown.add('projector', () => projector.close());
-  const service = createService({
-    ...serviceOptions(ctx),
-    readiness: () => ({ ready: projector.ready(), position: projector.position() }),
-  });
-  queryRoutes(service.app, store, projector);
-  ctx.shutdown.add('http', () => service.close());
-  return { url: await service.listen() };
-};
+export const ordersQueries: Program = querySide({
+  projection: 'orders',
+  stream: ORDERS_STREAM,
+  migrations: queryMigrations,
+  apply: applyOrderEvent,
+  routes: queryRoutes,
+});

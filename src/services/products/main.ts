@@ -1,10 +1,8 @@
-// The two products programs: `products-commands` (write model, stock reservations, outbox relay) and
-// `products-queries` (read model projected from the products stream). Each runs as its own process.
-import { projectorMigrations, startProjector } from '../../kit/projector.ts';
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
 import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
 import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { querySide } from '../query-side.ts';
 import { PRODUCTS_STREAM } from './events.ts';
 import { applyProductEvent } from './projection.ts';
 import { commandRoutes, queryRoutes } from './routes.ts';
@@ -29,24 +27,10 @@ export const productsCommands: Program = async (ctx) => {
   return { url: await service.listen() };
 };
 
-export const productsQueries: Program = async (ctx) => {
-  // Each query instance owns its read model (store named after the instance), so replicas never share one.
-  const store = await openStore(ctx, ctx.instance, [...projectorMigrations, ...queryMigrations]);
-  const bus = await openBus(ctx);
-  const projector = await startProjector({
-    name: 'products',
-    stream: PRODUCTS_STREAM,
-    bus,
-    store,
-    log: ctx.log,
-    apply: applyProductEvent,
-  });
-  ctx.shutdown.add('projector', () => projector.close());
-  const service = createService({
-    ...serviceOptions(ctx),
-    readiness: () => ({ ready: projector.ready(), position: projector.position() }),
-  });
-  queryRoutes(service.app, store, projector);
-  ctx.shutdown.add('http', () => service.close());
-  return { url: await service.listen() };
-};
+export const productsQueries: Program = querySide({
+  projection: 'products',
+  stream: PRODUCTS_STREAM,
+  migrations: queryMigrations,
+  apply: applyProductEvent,
+  routes: queryRoutes,
+});

@@ -1,11 +1,8 @@
-// The two sales programs (seed 002): `sales-commands` (write model + outbox relay) and `sales-queries`
-// (read model projected from the `sales` stream; the seed ran three of them behind a fail-over
-// gateway). Each runs as its own process.
-import { projectorMigrations, startProjector } from '../../kit/projector.ts';
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
 import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
 import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { querySide } from '../query-side.ts';
 import { SALES_STREAM } from './events.ts';
 import { applySalesEvent } from './projection.ts';
 import { commandRoutes, queryRoutes } from './routes.ts';
@@ -36,24 +33,10 @@ export const salesCommands: Program = async (ctx) => {
   return { url: await service.listen() };
 };
 
-export const salesQueries: Program = async (ctx) => {
-  // Each replica owns its read model (store named after the instance), so replicas never share one.
-  const store = await openStore(ctx, ctx.instance, [...projectorMigrations, ...queryMigrations]);
-  const bus = await openBus(ctx);
-  const projector = await startProjector({
-    name: 'sales',
-    stream: SALES_STREAM,
-    bus,
-    store,
-    log: ctx.log,
-    apply: applySalesEvent,
-  });
-  ctx.shutdown.add('projector', () => projector.close());
-  const service = createService({
-    ...serviceOptions(ctx),
-    readiness: () => ({ ready: projector.ready(), position: projector.position() }),
-  });
-  queryRoutes(service.app, store, projector);
-  ctx.shutdown.add('http', () => service.close());
-  return { url: await service.listen() };
-};
+export const salesQueries: Program = querySide({
+  projection: 'sales',
+  stream: SALES_STREAM,
+  migrations: queryMigrations,
+  apply: applySalesEvent,
+  routes: queryRoutes,
+});

@@ -1,11 +1,11 @@
 // The two users programs: `users-commands` (write model + outbox relay) and `users-queries` (read
 // model projected from the users stream). Each runs as its own process.
 
-import { projectorMigrations, startProjector } from '../../kit/projector.ts';
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
 import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
 import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { querySide } from '../query-side.ts';
 import { USERS_STREAM } from './events.ts';
 import { applyUserEvent } from './projection.ts';
 import { commandRoutes, queryRoutes } from './routes.ts';
@@ -41,24 +41,10 @@ export const usersCommands: Program = async (ctx) => {
   return { url: await service.listen() };
 };
 
-export const usersQueries: Program = async (ctx) => {
-  // Each query instance owns its read model (store named after the instance), so replicas never share one.
-  const store = await openStore(ctx, ctx.instance, [...projectorMigrations, ...queryMigrations]);
-  const bus = await openBus(ctx);
-  const projector = await startProjector({
-    name: 'users',
-    stream: USERS_STREAM,
-    bus,
-    store,
-    log: ctx.log,
-    apply: applyUserEvent,
-  });
-  ctx.shutdown.add('projector', () => projector.close());
-  const service = createService({
-    ...serviceOptions(ctx),
-    readiness: () => ({ ready: projector.ready(), position: projector.position() }),
-  });
-  queryRoutes(service.app, store, projector);
-  ctx.shutdown.add('http', () => service.close());
-  return { url: await service.listen() };
-};
+export const usersQueries: Program = querySide({
+  projection: 'users',
+  stream: USERS_STREAM,
+  migrations: queryMigrations,
+  apply: applyUserEvent,
+  routes: queryRoutes,
+});
