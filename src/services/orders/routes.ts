@@ -5,8 +5,8 @@ import { AppError, KitErrors } from '../../kit/errors.ts';
 import { waitForMinSeq } from '../../kit/min-seq.ts';
 import type { Projector } from '../../kit/projector.ts';
 import type { Store } from '../../store/store.ts';
+import { idempotencyKey } from '../idempotency.ts';
 import { linkNext, parsePage, serviceTokenHook } from '../products/http.ts';
-import { idempotencyKey } from '../products/idempotency.ts';
 import {
   type OrdersCommandContext,
   type PlaceOrder,

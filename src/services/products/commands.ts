@@ -11,6 +11,7 @@ import type { TraceContext } from '../../kit/trace.ts';
 import { traceHeaders } from '../../kit/trace.ts';
 import { appendToOutbox } from '../../store/outbox.ts';
 import type { Queryable, SqlValue, Store } from '../../store/store.ts';
+import { type CommandResult, fingerprint, runIdempotent } from '../idempotency.ts';
 import { ProductsErrors } from './errors.ts';
 import {
   PRODUCTS_STREAM,
@@ -19,7 +20,6 @@ import {
   type ProductSnapshot,
   type ProductStockReserved,
 } from './events.ts';
-import { type CommandResult, fingerprint, runIdempotent } from './idempotency.ts';
 import { fromCents, toCents } from './money.ts';
 
 export interface ProductsCommandContext {

@@ -5,6 +5,7 @@ import { AppError, KitErrors } from '../../kit/errors.ts';
 import { waitForMinSeq } from '../../kit/min-seq.ts';
 import type { Projector } from '../../kit/projector.ts';
 import type { Store } from '../../store/store.ts';
+import { idempotencyKey } from '../idempotency.ts';
 import {
   createProduct,
   type NewProduct,
@@ -15,7 +16,6 @@ import {
 } from './commands.ts';
 import { ProductsErrors } from './errors.ts';
 import { linkNext, parsePage, serviceTokenHook } from './http.ts';
-import { idempotencyKey } from './idempotency.ts';
 import { MAX_CENTS } from './money.ts';
 import { getProduct, listProducts } from './queries.ts';
 

@@ -14,6 +14,7 @@ import { traceHeaders } from '../../kit/trace.ts';
 import { StoreErrors } from '../../store/errors.ts';
 import { appendToOutbox } from '../../store/outbox.ts';
 import type { Queryable, Store } from '../../store/store.ts';
+import { type CommandResult, fingerprint, idempotencyKey, runIdempotent } from '../idempotency.ts';
 import { SalesErrors } from './errors.ts';
 import {
   SALES_STREAM,
@@ -24,7 +25,6 @@ import {
   type SellerDeleted,
   type SellerRegistered,
 } from './events.ts';
-import { type CommandResult, fingerprint, idempotent } from './idempotency.ts';
 import { documentKey } from './identifiers.ts';
 
 /** The success messages seed 002's clients read. */
@@ -51,7 +51,7 @@ export interface CommandMeta {
 
 export async function registerSeller(ctx: CommandContext, input: SellerInput, meta: CommandMeta) {
   const fields = sellerFields(input);
-  return command(ctx, meta, fingerprint('registerSeller', fields), async (tx) => {
+  return command(ctx, meta, fingerprint(['registerSeller', fields]), async (tx) => {
     const id = await nextId(tx, 'seller');
     const at = Date.now();
     await tx.execute(
@@ -79,7 +79,7 @@ export async function registerSeller(ctx: CommandContext, input: SellerInput, me
 /** PUT replaces every field, as the seed's PUT did. */
 export async function updateSeller(ctx: CommandContext, id: number, input: SellerInput, meta: CommandMeta) {
   const fields = sellerFields(input);
-  return command(ctx, meta, fingerprint('updateSeller', id, fields), async (tx) => {
+  return command(ctx, meta, fingerprint(['updateSeller', id, fields]), async (tx) => {
     const at = Date.now();
     const { changes } = await tx.execute(
       `UPDATE sellers SET nombre = $2, apellido = $3, tipo_documento = $4, numero_documento = $5, document_key = $6,
@@ -104,7 +104,7 @@ export async function updateSeller(ctx: CommandContext, id: number, input: Selle
 }
 
 export async function deleteSeller(ctx: CommandContext, id: number, meta: CommandMeta) {
-  return command(ctx, meta, fingerprint('deleteSeller', id), async (tx) => {
+  return command(ctx, meta, fingerprint(['deleteSeller', id]), async (tx) => {
     const { changes } = await tx.execute('DELETE FROM sellers WHERE id = $1 AND sales_count = 0', [id]);
     if (changes === 0) {
       const [row] = await tx.query<{ sales_count: number }>('SELECT sales_count FROM sellers WHERE id = $1', [id]);
@@ -124,7 +124,7 @@ export async function deleteSeller(ctx: CommandContext, id: number, meta: Comman
 
 export async function recordSale(ctx: CommandContext, sellerId: number, input: SaleInput, meta: CommandMeta) {
   const fields: SaleInput = { producto: input.producto, cantidad: input.cantidad, cliente: input.cliente };
-  return command(ctx, meta, fingerprint('recordSale', sellerId, fields), async (tx) => {
+  return command(ctx, meta, fingerprint(['recordSale', sellerId, fields]), async (tx) => {
     // Takes the seller's row until commit: a concurrent delete waits, then sees this sale counted.
     const { changes } = await tx.execute('UPDATE sellers SET sales_count = sales_count + 1 WHERE id = $1', [sellerId]);
     if (changes === 0) throw sellerNotFound(sellerId);
@@ -148,7 +148,11 @@ async function command(
   requestFingerprint: string,
   run: (tx: Queryable) => Promise<CommandResult>,
 ): Promise<CommandResult> {
-  const result = await idempotent(ctx.store, meta.idempotencyKey, requestFingerprint, run);
+  const result = await runIdempotent(
+    ctx.store,
+    { key: idempotencyKey(meta.idempotencyKey), fingerprint: requestFingerprint },
+    run,
+  );
   ctx.committed();
   return result;
 }

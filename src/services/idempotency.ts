@@ -2,12 +2,13 @@
 // the command's own writes and the response to replay commit in ONE transaction. The key row goes in
 // first, so a concurrent twin with the same key blocks on it (PostgreSQL) or waits for the write lock
 // (SQLite) and then replays. The store needs the `idempotency_keys` table of the users service's shape.
-// Both services answer with the users service's two codes, so a code means one thing everywhere.
+// Every service answers with the users service's two codes, so a code means one thing everywhere
+// (products, orders and sales use this module).
 import { createHash } from 'node:crypto';
-import { AppError, isAppError } from '../../kit/errors.ts';
-import { StoreErrors } from '../../store/errors.ts';
-import type { Queryable, Store } from '../../store/store.ts';
-import { UsersErrors } from '../users/errors.ts';
+import { AppError, isAppError } from '../kit/errors.ts';
+import { StoreErrors } from '../store/errors.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import { UsersErrors } from './users/errors.ts';
 
 export interface CommandResult {
   status: number;
