@@ -3,10 +3,12 @@
 
 import type { Bus } from '../bus/bus.ts';
 import { createBus } from '../bus/create-bus.ts';
+import type { Faults } from '../kit/faults.ts';
 import type { Logger } from '../kit/logger.ts';
 import type { ServiceOptions } from '../kit/service.ts';
 import type { Shutdown } from '../kit/shutdown.ts';
 import { createStore } from '../store/create-store.ts';
+import { type Relay, startOutboxRelay } from '../store/outbox.ts';
 import type { Migration, Store } from '../store/store.ts';
 import type { ServiceSpec, Topology } from '../topology/types.ts';
 
@@ -59,4 +61,25 @@ export function serviceOptions(ctx: ProgramContext): ServiceOptions {
     bodyLimitBytes: ctx.topology.gateway.bodyLimitBytes,
     adminToken: ctx.adminToken,
   };
+}
+
+/**
+ * The command side's outbox relay with the standard fault switches (PUT /_admin/faults/<name>, or
+ * ARCHLAB_FAULTS): relay.paused holds events in the outbox; relay.crash-after-append kills the process
+ * between the bus append and the outbox update (a crash there must lose and duplicate nothing).
+ */
+export function startRelay(ctx: ProgramContext, store: Store, bus: Bus, faults: Faults): Relay {
+  const relay = startOutboxRelay({
+    store,
+    bus,
+    log: ctx.log,
+    hooks: {
+      paused: () => faults.isOn('relay.paused'),
+      afterAppend: () => {
+        if (faults.isOn('relay.crash-after-append')) process.kill(process.pid, 'SIGKILL');
+      },
+    },
+  });
+  ctx.shutdown.add('outbox relay', () => relay.close());
+  return relay;
 }

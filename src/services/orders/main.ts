@@ -4,9 +4,9 @@
 import { projectorMigrations, startProjector } from '../../kit/projector.ts';
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
-import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
+import { outboxMigrations } from '../../store/outbox.ts';
 import { PRODUCTS_STREAM } from '../products/events.ts';
-import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { openBus, openStore, type Program, serviceOptions, startRelay } from '../program.ts';
 import { querySide } from '../query-side.ts';
 import { USERS_STREAM } from '../users/events.ts';
 import { ordersConfig } from './config.ts';
@@ -40,13 +40,7 @@ export const ordersCommands: Program = async (ctx) => {
     ...serviceOptions(ctx),
     readiness: () => ({ ready: users.ready() && products.ready() }),
   });
-  const relay = startOutboxRelay({
-    store,
-    bus,
-    log: ctx.log,
-    hooks: { paused: () => service.faults.isOn('relay.paused') },
-  });
-  ctx.shutdown.add('outbox relay', () => relay.close());
+  const relay = startRelay(ctx, store, bus, service.faults);
   const dispatcher = startDispatcher({ bus });
   ctx.shutdown.add('dispatcher', () => dispatcher.close());
   const sweeper = startSweeper({ bus, store, log: ctx.log, intervalMs: config.sweepIntervalMs });

@@ -1,7 +1,7 @@
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
-import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
-import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { outboxMigrations } from '../../store/outbox.ts';
+import { openBus, openStore, type Program, serviceOptions, startRelay } from '../program.ts';
 import { querySide } from '../query-side.ts';
 import { PRODUCTS_STREAM } from './events.ts';
 import { applyProductEvent } from './projection.ts';
@@ -14,14 +14,7 @@ export const productsCommands: Program = async (ctx) => {
   const store = await openStore(ctx, ctx.service.name, [...outboxMigrations, ...commandMigrations]);
   const bus = await openBus(ctx);
   const service = createService(serviceOptions(ctx));
-  // relay.paused holds events in the outbox (PUT /_admin/faults/relay.paused, or ARCHLAB_FAULTS).
-  const relay = startOutboxRelay({
-    store,
-    bus,
-    log: ctx.log,
-    hooks: { paused: () => service.faults.isOn('relay.paused') },
-  });
-  ctx.shutdown.add('outbox relay', () => relay.close());
+  const relay = startRelay(ctx, store, bus, service.faults);
   commandRoutes(service.app, { store, instance: ctx.instance, committed: relay.notify }, ctx.adminToken);
   ctx.shutdown.add('http', () => service.close());
   return { url: await service.listen() };

@@ -1,7 +1,7 @@
 import { createService } from '../../kit/service.ts';
 import { loadMigrations } from '../../store/migrations.ts';
-import { outboxMigrations, startOutboxRelay } from '../../store/outbox.ts';
-import { openBus, openStore, type Program, serviceOptions } from '../program.ts';
+import { outboxMigrations } from '../../store/outbox.ts';
+import { openBus, openStore, type Program, serviceOptions, startRelay } from '../program.ts';
 import { querySide } from '../query-side.ts';
 import { SALES_STREAM } from './events.ts';
 import { applySalesEvent } from './projection.ts';
@@ -14,20 +14,7 @@ export const salesCommands: Program = async (ctx) => {
   const store = await openStore(ctx, ctx.service.name, [...outboxMigrations, ...commandMigrations]);
   const bus = await openBus(ctx);
   const service = createService(serviceOptions(ctx));
-  // Fault switches (PUT /_admin/faults/<name>, or ARCHLAB_FAULTS): relay.paused holds events in the
-  // outbox; relay.crash-after-append kills the process between the bus append and the outbox update.
-  const relay = startOutboxRelay({
-    store,
-    bus,
-    log: ctx.log,
-    hooks: {
-      paused: () => service.faults.isOn('relay.paused'),
-      afterAppend: () => {
-        if (service.faults.isOn('relay.crash-after-append')) process.kill(process.pid, 'SIGKILL');
-      },
-    },
-  });
-  ctx.shutdown.add('outbox relay', () => relay.close());
+  const relay = startRelay(ctx, store, bus, service.faults);
   commandRoutes(service.app, { store, instance: ctx.instance, committed: relay.notify });
   ctx.shutdown.add('http', () => service.close());
   return { url: await service.listen() };
