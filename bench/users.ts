@@ -14,6 +14,7 @@ const durationMs = seconds * 1000;
 const cleanups: (() => unknown)[] = [];
 try {
   const system = await startSystem({ after: (fn: () => unknown) => void cleanups.push(fn) } as never, {
+    topology: new URL('../test/fixtures/users.yaml', import.meta.url).pathname,
     env: { ARCHLAB_LOG_LEVEL: 'warn' },
   });
   const run = await system.run();
