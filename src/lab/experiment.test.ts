@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AppError } from '../kit/errors.ts';
+import { DEFAULT_TOPOLOGY, parseExperiment, toMs } from './experiment.ts';
+
+const MINIMAL = `name: reads
+load:
+  - { name: reads, rate: 100, duration: 10s, request: { method: GET, path: /api/ventas } }
+`;
+
+test('a minimal file gets every default', () => {
+  const experiment = parseExperiment(MINIMAL, '/x/reads.yaml');
+  assert.equal(experiment.topology, DEFAULT_TOPOLOGY);
+  assert.deepEqual(experiment.load[0], {
+    name: 'reads',
+    steps: [{ rate: 100, durationMs: 10_000 }],
+    arrivals: 'uniform',
+    maxRequests: undefined,
+    timeoutMs: 2000,
+    request: { method: 'GET', path: '/api/ventas', command: false },
+  });
+  assert.deepEqual(experiment.variants, [{ name: 'baseline', overrides: {} }]);
+  assert.deepEqual(experiment.faults, []);
+  assert.equal(experiment.settleMs, 2000);
+});
+
+test('faults are sorted by time, durations in any unit, topology relative to the file, POST is a command', () => {
+  const experiment = parseExperiment(
+    `name: kill
+topology: ../topologies/sales.yaml
+faults:
+  - { at: 12s, action: restart, target: sales-queries-1 }
+  - { at: 5000, action: kill, target: sales-queries-1, hold: true }
+load:
+  - name: writes
+    steps: [{ rate: 10, duration: 500ms }, { rate: 20, duration: 1.5s }]
+    request: { method: POST, path: /api/venta/1, body: { producto: "{{uuid}}" } }
+variants:
+  - { name: active, overrides: { services: { sales-queries: { instances: 3 } } } }
+  - { name: single }
+`,
+    '/x/experiments/kill.yaml',
+  );
+  assert.equal(experiment.topology, '/x/topologies/sales.yaml');
+  assert.deepEqual(
+    experiment.faults.map((f) => [f.atMs, f.action, f.hold]),
+    [
+      [5000, 'kill', true],
+      [12_000, 'restart', false],
+    ],
+  );
+  assert.deepEqual(experiment.load[0]!.steps, [
+    { rate: 10, durationMs: 500 },
+    { rate: 20, durationMs: 1500 },
+  ]);
+  assert.equal(experiment.load[0]!.request.command, true);
+  assert.deepEqual(
+    experiment.variants.map((v) => v.name),
+    ['active', 'single'],
+  );
+  assert.equal(toMs('2m'), 120_000);
+});
+
+test('every problem at once, each with its line', () => {
+  const text = `name: Bad Name
+load:
+  - { name: reads, rate: 100, request: { method: GET, path: /x } }
+  - { name: both, rate: 1, duration: 1s, steps: [{ rate: 1, duration: 1s }], request: { method: GET, path: /x } }
+faults:
+  - { at: soon, action: explode, target: x }
+variants: [{ name: a }, { name: a }]
+hypothesis: { availability: { overall: 1.5 } }
+`;
+  try {
+    parseExperiment(text, '/x/bad.yaml');
+    assert.fail('should throw');
+  } catch (error) {
+    assert.ok(error instanceof AppError);
+    assert.equal(error.code, 'config_invalid');
+    const lines = error.message.split('\n');
+    for (const expected of [
+      /^\/x\/bad\.yaml:1:\d+ name: /,
+      /^\/x\/bad\.yaml:3:\d+ load\.0: a constant stream needs both rate and duration/,
+      /^\/x\/bad\.yaml:4:\d+ load\.1: give either rate and duration, or steps/,
+      /^\/x\/bad\.yaml:6:\d+ faults\.0\.action: must be one of: kill, hang, resume, restart/,
+      /^\/x\/bad\.yaml:7:\d+ variants\.1\.name: duplicate variant name "a"/,
+      /^\/x\/bad\.yaml:8:\d+ hypothesis\.availability\.overall: must be at most 1/,
+    ]) {
+      assert.ok(
+        lines.some((line) => expected.test(line)),
+        `${expected} in:\n${error.message}`,
+      );
+    }
+  }
+});
