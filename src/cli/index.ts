@@ -19,6 +19,12 @@ Commands:
                      kill (SIGKILL; restarted unless --hold), hang (SIGSTOP),
                      resume (SIGCONT), restart (stop, then start again)
     --hold             with kill: leave it down until 'fault restart'
+  experiment run <file>
+                     run an experiment (load, faults, variants) against fresh systems and
+                     write reports/<time>-<name>/ (report.json, report.md, report.html);
+                     exit 0 when every hypothesis line holds, 1 when one fails
+    --out DIR          where report folders go (default ./reports)
+  report <dir>       render report.md and report.html again from report.json
   run <program>      run one program as this process (what 'up' spawns)
     --instance NAME    instance name (default <service>-1)
     --port N --host H --data DIR --topology FILE
@@ -34,6 +40,7 @@ Examples:
   archlab status                              what runs, and what the monitor sees
   archlab fault kill users-queries-1          crash an instance (the supervisor restarts it)
   archlab fault hang users-queries-1          freeze it; 'archlab fault resume users-queries-1' thaws it
+  archlab experiment run experiments/seed-002-sales-active.yaml
 `;
 
 const USAGE_CODES = new Set(['usage', 'config_invalid', 'already_running']);
@@ -52,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       instance: { type: 'string' },
       json: { type: 'boolean' },
       hold: { type: 'boolean' },
+      out: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -69,6 +77,10 @@ async function main(argv: string[]): Promise<number> {
     case 'fault':
       await (await import('./commands/fault.ts')).fault({ ...values, action: rest[0], instance: rest[1] });
       return 0;
+    case 'experiment':
+      return (await import('./commands/experiment.ts')).experiment({ ...values, action: rest[0], file: rest[1] });
+    case 'report':
+      return (await import('./commands/experiment.ts')).report({ dir: rest[0] });
     case 'run':
       await (await import('./commands/run.ts')).run({ ...values, program: rest[0] });
       return 0;

@@ -78,12 +78,13 @@ export interface CommandAccounting {
   accepted: number;
   /** Found in the write side afterwards. */
   persisted: number;
-  /** Found in the read side afterwards. */
-  projected: number;
+  /** Found in the read side afterwards (null: not measured for this experiment). */
+  projected: number | null;
   deadLettered: number;
   /** accepted − persisted − deadLettered, never negative: must be 0. */
   lost: number;
-  duplicates: number;
+  /** Null: not measured for this experiment. */
+  duplicates: number | null;
   /** Command accepted → visible on the query side, when measured. */
   lagP50Ms: number | null;
   lagP99Ms: number | null;

@@ -1,0 +1,248 @@
+// `archlab experiment run <file>`: for each variant, start the system on its own data directory with
+// the variant's topology, wait until every instance is up, send the setup requests, then drive the
+// load streams and the fault schedule from one start time, keep watching for `settle`, collect the
+// raw facts (per-request log, faults with their exact times, monitor transitions, gateway counters,
+// store-and-forward tickets), stop the system, and write the report with a verdict per hypothesis line.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { AppError } from '../kit/errors.ts';
+import type { Transition } from '../monitor/types.ts';
+import { LabErrors } from './errors.ts';
+import type { Experiment, FaultStep, LoadStream, RequestTemplate } from './experiment.ts';
+import { runLoad } from './load/generator.ts';
+import { computeMetrics, judge, type Report, writeReport } from './report/index.ts';
+import { type SystemUnderTest, startSystem, waitUntilHealthy } from './system.ts';
+import type { CommandAccounting, FaultRecord, RequestRecord, RunRecord } from './types.ts';
+
+/** Load and faults start this long after the setup, so the first scheduled sends are not late. */
+const LEAD_MS = 200;
+
+export interface RunOptions {
+  /** Where report folders go (default ./reports). */
+  outDir: string;
+  /** The command line that reproduces the run, for the report. */
+  command: string;
+  /** Progress lines (one a second while the load runs). */
+  progress: (line: string) => void;
+}
+
+export interface RunOutcome {
+  dir: string;
+  /** True when every hypothesis line of every variant holds. */
+  holds: boolean;
+  report: Report;
+}
+
+export async function runExperiment(experiment: Experiment, options: RunOptions): Promise<RunOutcome> {
+  const stamp = new Date()
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const dir = path.resolve(options.outDir, `${stamp}-${experiment.name}`);
+  await mkdir(dir, { recursive: true });
+  const variants: Report['variants'] = [];
+  for (const variant of experiment.variants) {
+    options.progress(`[${variant.name}] starting the system`);
+    const run = await runVariant(experiment, variant, path.join(dir, 'variants', variant.name), options.progress);
+    const metrics = computeMetrics(run);
+    variants.push({ name: variant.name, run, metrics, verdict: judge(metrics, experiment.hypothesis) });
+  }
+  const report: Report = {
+    experiment: experiment.name,
+    file: experiment.file,
+    createdAt: new Date().toISOString(),
+    command: options.command,
+    hypothesis: experiment.hypothesis,
+    variants,
+  };
+  await writeReport(dir, report);
+  const holds = variants.every((v) => v.verdict.every((line) => line.holds));
+  return { dir, holds, report };
+}
+
+async function runVariant(
+  experiment: Experiment,
+  variant: Experiment['variants'][number],
+  dir: string,
+  progress: (line: string) => void,
+): Promise<RunRecord> {
+  await mkdir(dir, { recursive: true });
+  const base = parseYaml(await readFile(experiment.topology, 'utf8')) as Record<string, unknown>;
+  const topologyFile = path.join(dir, 'topology.yaml');
+  await writeFile(topologyFile, stringifyYaml(merge(base, variant.overrides)));
+  const system = await startSystem({ topologyFile, dataDir: path.join(dir, 'data') });
+  try {
+    await waitUntilHealthy(system);
+    for (const request of experiment.setup) await setupRequest(system, request);
+
+    const startedAt = Date.now() + LEAD_MS;
+    const runId = `${experiment.name}-${variant.name}-${startedAt.toString(36)}`;
+    const faults = scheduleFaults(system, experiment.faults, startedAt);
+    const load = await runLoad({
+      origin: system.run.gateway!,
+      startAt: startedAt,
+      runId,
+      seed: experiment.seed,
+      streams: experiment.load.map(toStream),
+      onProgress: (stats) =>
+        progress(
+          `[${variant.name}] ${(stats.elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stats.rate.toFixed(0).padStart(6)} req/s  sent ${stats.sent}  answered ${stats.answered}  errors ${stats.errors}  phase ${phaseAt(experiment.faults, stats.elapsedMs)}`,
+        ),
+    });
+    const faultRecords = await faults;
+    progress(`[${variant.name}] load done; watching for ${experiment.settleMs} ms`);
+    await sleep(experiment.settleMs);
+    const endedAt = Date.now();
+    return {
+      experiment: experiment.name,
+      variant: variant.name,
+      startedAt,
+      endedAt,
+      requests: load.records,
+      faults: faultRecords,
+      transitions: await readTransitions(system),
+      generator: load.generator,
+      commands: await accountCommands(system, load.records),
+      counters: await gatewayCounters(system),
+    };
+  } finally {
+    await system.stop();
+  }
+}
+
+/** The load generator's stream for an experiment stream. */
+function toStream(stream: LoadStream) {
+  return {
+    name: stream.name,
+    schedule: { steps: stream.steps, arrivals: stream.arrivals, maxRequests: stream.maxRequests },
+    template: stream.request,
+    timeoutMs: stream.timeoutMs,
+  };
+}
+
+function phaseAt(faults: readonly FaultStep[], elapsedMs: number): string {
+  const last = faults.filter((f) => f.atMs <= elapsedMs).at(-1);
+  return last === undefined ? 'steady' : `after ${last.action} ${last.target}`;
+}
+
+/** Carries out every fault at its time (from one start time, never drifting), recording the exact moment. */
+async function scheduleFaults(system: SystemUnderTest, faults: readonly FaultStep[], startedAt: number) {
+  const records: FaultRecord[] = [];
+  for (const fault of faults) {
+    const due = startedAt + fault.atMs - Date.now();
+    if (due > 0) await sleep(due);
+    const at = Date.now();
+    try {
+      await system.fault(fault.action, fault.target, fault.hold);
+      records.push({ plannedMs: fault.atMs, at, action: fault.action, target: fault.target, ok: true, error: null });
+    } catch (error) {
+      const message = (error as Error).message;
+      records.push({
+        plannedMs: fault.atMs,
+        at,
+        action: fault.action,
+        target: fault.target,
+        ok: false,
+        error: message,
+      });
+    }
+  }
+  return records;
+}
+
+async function setupRequest(system: SystemUnderTest, request: RequestTemplate) {
+  const res = await fetch(`${system.run.gateway}${request.path}`, {
+    method: request.method,
+    headers: { 'content-type': 'application/json', ...request.headers },
+    body: request.body === undefined ? undefined : JSON.stringify(request.body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) {
+    throw new AppError(
+      500,
+      LabErrors.SETUP_FAILED,
+      `setup ${request.method} ${request.path} answered ${res.status}: ${text}`,
+    );
+  }
+}
+
+async function readTransitions(system: SystemUnderTest): Promise<Transition[]> {
+  const text = await readFile(path.join(system.dataDir, 'monitor', 'events.jsonl'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Transition);
+}
+
+const COUNTERS = [
+  'archlab_gateway_retries_total',
+  'archlab_gateway_retry_budget_refusals_total',
+  'archlab_gateway_stored_requests_total',
+  'archlab_gateway_ejections_total',
+];
+
+/** Sums of the gateway's retry, refusal, store-and-forward and ejection counters over all labels. */
+async function gatewayCounters(system: SystemUnderTest): Promise<Record<string, number>> {
+  const text = await fetch(`${system.run.gateway}/metrics`, { signal: AbortSignal.timeout(5000) })
+    .then((res) => res.text())
+    .catch(() => '');
+  const sums: Record<string, number> = Object.fromEntries(COUNTERS.map((name) => [name, 0]));
+  for (const line of text.split('\n')) {
+    const name = line.split(/[{ ]/, 1)[0]!;
+    if (name in sums) sums[name]! += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return sums;
+}
+
+/**
+ * What became of the accepted commands: a 2xx answer without a ticket was persisted by the service
+ * before it answered; a 202 ticket is persisted once its replay is done, dead-lettered when it
+ * failed, and counts as lost while still pending after the settle time.
+ */
+async function accountCommands(
+  system: SystemUnderTest,
+  records: readonly RequestRecord[],
+): Promise<CommandAccounting | null> {
+  const accepted = records.filter((r) => r.command && r.status >= 200 && r.status < 300);
+  if (accepted.length === 0) return null;
+  let persisted = 0;
+  let deadLettered = 0;
+  for (const record of accepted) {
+    if (record.ticket === null) {
+      persisted++;
+      continue;
+    }
+    const res = await fetch(`${system.run.gateway}/pending_results/${record.ticket}`).catch(() => undefined);
+    const state = res?.ok ? ((await res.json()) as { state: string }).state : 'unknown';
+    if (state === 'done') persisted++;
+    else if (state === 'failed') deadLettered++;
+  }
+  return {
+    accepted: accepted.length,
+    persisted,
+    projected: null,
+    deadLettered,
+    lost: Math.max(0, accepted.length - persisted - deadLettered),
+    duplicates: null,
+    lagP50Ms: null,
+    lagP99Ms: null,
+  };
+}
+
+/** Maps merge key by key; anything else (lists, scalars) in `overrides` replaces. */
+export function merge(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = merged[key];
+    merged[key] =
+      isMap(current) && isMap(value)
+        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return merged;
+}
+
+const isMap = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
