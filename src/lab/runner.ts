@@ -232,13 +232,16 @@ async function accountCommands(
   };
 }
 
-/** Maps merge key by key; anything else (lists, scalars) in `overrides` replaces. */
+/** Keys whose value is one choice (`active` or `passive`), so an override replaces it whole. */
+const REPLACED_WHOLE = new Set(['redundancy']);
+
+/** Maps merge key by key; anything else (lists, scalars, a redundancy choice) in `overrides` replaces. */
 export function merge(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
     const current = merged[key];
     merged[key] =
-      isMap(current) && isMap(value)
+      isMap(current) && isMap(value) && !REPLACED_WHOLE.has(key)
         ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
         : value;
   }

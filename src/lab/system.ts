@@ -39,6 +39,17 @@ export async function startSystem(options: {
     errors = (errors + chunk).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Ctrl-C on the experiment stops the system under test first (its supervisor stops its children).
+  const interrupted = () => {
+    child.kill('SIGINT');
+    void exited.then(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  void exited.then(() => {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  });
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   let run: RunFile | undefined;
   while (run?.gateway == null) {
