@@ -1,7 +1,10 @@
 // `archlab experiment run <file>`: runs an experiment (every variant), shows progress, writes
 // reports/<time>-<name>/ and exits 0 when every hypothesis line holds, 1 when one fails.
 // `archlab report <dir>`: renders report.md and report.html again from report.json.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { AppError } from '../../kit/errors.ts';
+import { LabErrors } from '../../lab/errors.ts';
 import { loadExperiment } from '../../lab/experiment.ts';
 import { renderAgain } from '../../lab/report/index.ts';
 import { runExperiment } from '../../lab/runner.ts';
@@ -33,6 +36,9 @@ export async function experiment(options: {
 
 export async function report(options: { dir?: string | undefined }) {
   if (options.dir === undefined) throw usage('usage: archlab report <dir>');
+  if (!existsSync(path.join(options.dir, 'report.json'))) {
+    throw new AppError(404, LabErrors.REPORT_NOT_FOUND, `${options.dir} holds no report.json`);
+  }
   await renderAgain(path.resolve(options.dir));
   process.stdout.write(`rendered ${path.join(options.dir, 'report.md')} and report.html\n`);
   return 0;
