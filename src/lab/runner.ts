@@ -198,9 +198,10 @@ async function gatewayCounters(system: SystemUnderTest): Promise<Record<string, 
 }
 
 /**
- * What became of the accepted commands: a 2xx answer without a ticket was persisted by the service
- * before it answered; a 202 ticket is persisted once its replay is done, dead-lettered when it
- * failed, and counts as lost while still pending after the settle time.
+ * What became of the accepted commands: a 200/201 answer was committed by the service before it
+ * answered; a 202 with a gateway ticket is persisted once its replay is done, dead-lettered when it
+ * failed, and counts as lost while still pending after the settle time; a 202 without a ticket (the
+ * service queued it itself) is counted apart as not checked.
  */
 async function accountCommands(
   system: SystemUnderTest,
@@ -209,10 +210,12 @@ async function accountCommands(
   const accepted = records.filter((r) => r.command && r.status >= 200 && r.status < 300);
   if (accepted.length === 0) return null;
   let persisted = 0;
+  let unverified = 0;
   let deadLettered = 0;
   for (const record of accepted) {
     if (record.ticket === null) {
-      persisted++;
+      if (record.status === 202) unverified++;
+      else persisted++;
       continue;
     }
     const res = await fetch(`${system.run.gateway}/pending_results/${record.ticket}`).catch(() => undefined);
@@ -223,9 +226,10 @@ async function accountCommands(
   return {
     accepted: accepted.length,
     persisted,
+    unverified,
     projected: null,
     deadLettered,
-    lost: Math.max(0, accepted.length - persisted - deadLettered),
+    lost: Math.max(0, accepted.length - persisted - unverified - deadLettered),
     duplicates: null,
     lagP50Ms: null,
     lagP99Ms: null,

@@ -76,12 +76,14 @@ export interface RunRecord {
 export interface CommandAccounting {
   /** Answered 2xx (201/202) to the client. */
   accepted: number;
-  /** Found in the write side afterwards. */
+  /** Known to be in the write side: answered 200/201 (committed before the answer), or a ticket done. */
   persisted: number;
+  /** Answered 202 without a ticket (queued by the service itself): not checked by this experiment. */
+  unverified: number;
   /** Found in the read side afterwards (null: not measured for this experiment). */
   projected: number | null;
   deadLettered: number;
-  /** accepted − persisted − deadLettered, never negative: must be 0. */
+  /** accepted − persisted − unverified − deadLettered: tickets still pending or unknown. Must be 0. */
   lost: number;
   /** Null: not measured for this experiment. */
   duplicates: number | null;

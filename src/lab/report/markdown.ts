@@ -107,7 +107,7 @@ export function renderMarkdown(report: Report): string {
     const c = v.metrics.commands;
     if (c !== null) {
       out.push(
-        `Commands: ${c.accepted} accepted, ${c.persisted} persisted, ${c.projected} projected, ${c.deadLettered} dead-lettered, ${c.lost} lost, ${c.duplicates} duplicates; command→query lag p50 ${ms(c.lagP50Ms)}, p99 ${ms(c.lagP99Ms)}.`,
+        `Commands: ${c.accepted} accepted, ${c.persisted} persisted, ${c.unverified} accepted for later and not checked, ${c.projected ?? 'not measured:'} projected, ${c.deadLettered} dead-lettered, ${c.lost} lost, ${c.duplicates ?? 'not measured:'} duplicates; command→query lag p50 ${ms(c.lagP50Ms)}, p99 ${ms(c.lagP99Ms)}.`,
         '',
       );
     }

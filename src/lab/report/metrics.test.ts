@@ -237,6 +237,7 @@ test('latency percentiles over every request; generator, counters and commands p
   const commands = {
     accepted: 5,
     persisted: 5,
+    unverified: 0,
     projected: 4,
     deadLettered: 0,
     lost: 0,

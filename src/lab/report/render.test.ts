@@ -71,6 +71,7 @@ function run(variant: string, starved = false): RunRecord {
     commands: {
       accepted: 360,
       persisted: 360,
+      unverified: 0,
       projected: 360,
       deadLettered: 0,
       lost: 0,

@@ -33,6 +33,7 @@ test('one line per field present, in a fixed order, holding or failing on the ra
     commands: {
       accepted: 10,
       persisted: 10,
+      unverified: 0,
       projected: 10,
       deadLettered: 0,
       lost: 0,
