@@ -29,7 +29,11 @@ test('placeholders: typed when a whole value, interpolated otherwise', () => {
   assert.equal(request.command, true);
   assert.equal(request.headers['content-type'], 'application/json');
   const body = JSON.parse(request.body!);
-  assert.equal(body.email, 'lab-run1-register-12@example.com');
+  assert.match(body.email, /^lab-[0-9a-z]{7}-12@example\.com$/);
+  const other = JSON.parse(compileTemplate(registration, { ...context, stream: 'other' })(12).body!);
+  assert.notEqual(other.email, body.email, 'another stream of the run, another address');
+  const long = JSON.parse(compileTemplate(registration, { ...context, runId: 'x'.repeat(120) })(9_999_999).body!);
+  assert.ok(long.email.split('@')[0].length <= 64, 'the local part stays a valid length');
   assert.match(body.id, UUID);
   assert.equal(request.headers['idempotency-key'], body.id, 'one uuid per request');
   assert.equal(body.n, 12);

@@ -7,7 +7,8 @@
 //   {{index}}       the request's index in its stream (a number when it is the whole body value)
 //   {{runId}}       the run's id
 //   {{uuid}}        a v4-format uuid drawn from the seeded PRNG; the same value everywhere in one request
-//   {{email}}       lab-<runId>-<stream>-<index>@example.com: unique per request within a run
+//   {{email}}       lab-<tag>-<index>@example.com, tag = a hash of run id and stream: unique per
+//                   request within a run, short enough for any address check
 //   {{chance:0.2}}  true with probability 0.2 (each occurrence draws on its own)
 // A body string that is exactly one placeholder becomes that placeholder's type (number, boolean);
 // anything else is string interpolation.
@@ -146,6 +147,8 @@ export function compileTemplate(template: RequestTemplate, context: TemplateCont
 
   const { runId, seed, stream } = context;
   const runWord = hashString(`${runId}\0${stream}`);
+  // A short tag of run and stream keeps the local part well under the 64 characters an address allows.
+  const runTag = (runWord >>> 0).toString(36).padStart(7, '0');
   const random = new Random();
   let index = 0;
   let uuid: string | undefined;
@@ -168,7 +171,7 @@ export function compileTemplate(template: RequestTemplate, context: TemplateCont
       case 'runId':
         return runId;
       case 'email':
-        return `lab-${runId}-${stream}-${index}@example.com`;
+        return `lab-${runTag}-${index}@example.com`;
       case 'uuid':
         return uuid!;
       case 'chance':
