@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { AppError } from '../kit/errors.ts';
-import { DEFAULT_TOPOLOGY, parseExperiment, toMs } from './experiment.ts';
+import { loadTopology } from '../topology/loader.ts';
+import { DEFAULT_TOPOLOGY, loadExperiment, parseExperiment, toMs } from './experiment.ts';
 
 const MINIMAL = `name: reads
 load:
@@ -89,6 +92,23 @@ hypothesis: { availability: { overall: 1.5 } }
       assert.ok(
         lines.some((line) => expected.test(line)),
         `${expected} in:\n${error.message}`,
+      );
+    }
+  }
+});
+
+test('every bundled experiment parses, and its topology loads', async () => {
+  const dir = new URL('../../experiments/', import.meta.url).pathname;
+  const files = readdirSync(dir).filter((name) => name.endsWith('.yaml'));
+  assert.ok(files.length >= 4);
+  for (const name of files) {
+    const experiment = await loadExperiment(path.join(dir, name));
+    const topology = await loadTopology(experiment.topology, { dataDir: '/tmp/unused', env: {} });
+    for (const fault of experiment.faults) {
+      const services = topology.services.map((s) => s.name);
+      assert.ok(
+        services.some((s) => fault.target.startsWith(`${s}-`)),
+        `${name}: ${fault.target} is an instance of the topology`,
       );
     }
   }
