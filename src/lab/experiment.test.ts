@@ -16,6 +16,7 @@ test('a minimal file gets every default', () => {
   assert.equal(experiment.topology, DEFAULT_TOPOLOGY);
   assert.deepEqual(experiment.load[0], {
     name: 'reads',
+    verify: undefined,
     steps: [{ rate: 100, durationMs: 10_000 }],
     arrivals: 'uniform',
     maxRequests: undefined,

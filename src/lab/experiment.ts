@@ -19,8 +19,18 @@ export interface RequestTemplate {
   command: boolean;
 }
 
+/** How to check, after the run, that an accepted command took effect (rendered for the same index). */
+export interface VerifyTemplate {
+  method: string;
+  path: string;
+  status: number;
+  /** Fields the JSON answer must have with these values. */
+  expect: Record<string, unknown>;
+}
+
 export interface LoadStream {
   name: string;
+  verify: VerifyTemplate | undefined;
   /** Arrival rate steps (a constant rate is one step). */
   steps: { rate: number; durationMs: number }[];
   arrivals: 'uniform' | 'poisson';
@@ -145,6 +155,17 @@ export const experimentSchema = {
           maxRequests: { type: 'integer', minimum: 1, maximum: 10_000_000 },
           timeout: duration,
           request: requestSchema,
+          verify: {
+            type: 'object',
+            properties: {
+              method: { enum: ['GET', 'HEAD', 'POST'] },
+              path: { type: 'string', pattern: '^/' },
+              status: { type: 'integer', minimum: 100, maximum: 599 },
+              expect: { type: 'object' },
+            },
+            required: ['path'],
+            additionalProperties: false,
+          },
         },
         required: ['name', 'request'],
         additionalProperties: false,
@@ -204,6 +225,7 @@ interface RawExperiment {
     maxRequests?: number;
     timeout?: number | string;
     request: RawRequest;
+    verify?: { method?: string; path: string; status?: number; expect?: Record<string, unknown> };
   }[];
   faults?: { at: number | string; action: FaultAction; target: string; hold?: boolean }[];
   variants?: { name: string; overrides?: Record<string, unknown> }[];
@@ -251,6 +273,15 @@ export function parseExperiment(text: string, file: string | null): Experiment {
     setup: (raw.setup ?? []).map(request),
     load: raw.load.map((stream) => ({
       name: stream.name,
+      verify:
+        stream.verify === undefined
+          ? undefined
+          : {
+              method: stream.verify.method ?? 'GET',
+              path: stream.verify.path,
+              status: stream.verify.status ?? 200,
+              expect: stream.verify.expect ?? {},
+            },
       steps: stream.steps?.map((step) => ({ rate: step.rate, durationMs: toMs(step.duration) })) ?? [
         { rate: stream.rate!, durationMs: toMs(stream.duration!) },
       ],

@@ -10,14 +10,17 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AppError } from '../kit/errors.ts';
 import type { Transition } from '../monitor/types.ts';
 import { LabErrors } from './errors.ts';
-import type { Experiment, FaultStep, LoadStream, RequestTemplate } from './experiment.ts';
-import { runLoad } from './load/generator.ts';
+import type { Experiment, FaultStep, LoadStream, RequestTemplate, VerifyTemplate } from './experiment.ts';
+import { runLoad, streamSeed } from './load/generator.ts';
+import { compileTemplate } from './load/template.ts';
 import { computeMetrics, judge, type Report, writeReport } from './report/index.ts';
 import { type SystemUnderTest, startSystem, waitUntilHealthy } from './system.ts';
 import type { CommandAccounting, FaultRecord, RequestRecord, RunRecord } from './types.ts';
 
 /** Load and faults start this long after the setup, so the first scheduled sends are not late. */
 const LEAD_MS = 200;
+/** After the settle time, how long a command may still take to show in its `verify` check. */
+const VERIFY_MS = 10_000;
 
 export interface RunOptions {
   /** Where report folders go (default ./reports). */
@@ -104,7 +107,12 @@ async function runVariant(
       faults: faultRecords,
       transitions: await readTransitions(system),
       generator: load.generator,
-      commands: await accountCommands(system, load.records),
+      commands: await accountCommands(system, load.records, {
+        streams: experiment.load,
+        runId,
+        seed: experiment.seed,
+        deadline: Date.now() + VERIFY_MS,
+      }),
       counters: await gatewayCounters(system),
     };
   } finally {
@@ -200,19 +208,36 @@ async function gatewayCounters(system: SystemUnderTest): Promise<Record<string, 
 /**
  * What became of the accepted commands: a 200/201 answer was committed by the service before it
  * answered; a 202 with a gateway ticket is persisted once its replay is done, dead-lettered when it
- * failed, and counts as lost while still pending after the settle time; a 202 without a ticket (the
- * service queued it itself) is counted apart as not checked.
+ * failed, and counts as lost while still pending after the settle time; a command whose stream has a
+ * `verify` check is persisted once that check sees it (lost if it never does); a 202 without a ticket
+ * or a check (the service queued it itself) is counted apart as not checked.
  */
 async function accountCommands(
   system: SystemUnderTest,
   records: readonly RequestRecord[],
+  context: { streams: readonly LoadStream[]; runId: string; seed: number; deadline: number },
 ): Promise<CommandAccounting | null> {
   const accepted = records.filter((r) => r.command && r.status >= 200 && r.status < 300);
   if (accepted.length === 0) return null;
+  const checks = new Map<string, { verify: VerifyTemplate; build: (index: number) => { path: string } }>();
+  for (const stream of context.streams) {
+    if (stream.verify === undefined) continue;
+    const build = compileTemplate(
+      { method: stream.verify.method, path: stream.verify.path },
+      { runId: context.runId, seed: streamSeed(context.seed, stream.name), stream: stream.name },
+    );
+    checks.set(stream.name, { verify: stream.verify, build });
+  }
   let persisted = 0;
   let unverified = 0;
   let deadLettered = 0;
   for (const record of accepted) {
+    const check = checks.get(record.stream);
+    if (record.ticket === null && check !== undefined) {
+      // The experiment says how to see this command's effect: ask until it shows or time is up.
+      if (await verified(system, check.build(record.index).path, check.verify, context.deadline)) persisted++;
+      continue;
+    }
     if (record.ticket === null) {
       if (record.status === 202) unverified++;
       else persisted++;
@@ -234,6 +259,22 @@ async function accountCommands(
     lagP50Ms: null,
     lagP99Ms: null,
   };
+}
+
+async function verified(system: SystemUnderTest, pathname: string, verify: VerifyTemplate, deadline: number) {
+  for (;;) {
+    const res = await fetch(`${system.run.gateway}${pathname}`, {
+      method: verify.method,
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => undefined);
+    if (res !== undefined) {
+      const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      const matches = Object.entries(verify.expect).every(([key, value]) => body?.[key] === value);
+      if (res.status === verify.status && matches) return true;
+    }
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
 }
 
 /** Keys whose value is one choice (`active` or `passive`), so an override replaces it whole. */

@@ -255,7 +255,7 @@ function prepare(options: LoadOptions): StreamState[] {
   }
   if (problems.length > 0) throw new RangeError(`invalid load: ${problems.join('; ')}`);
   return options.streams.map((stream) => {
-    const seed = (options.seed ^ hashString(stream.name)) >>> 0;
+    const seed = streamSeed(options.seed, stream.name);
     return {
       name: stream.name,
       offsets: sendOffsets(stream.schedule, seed),
@@ -273,6 +273,11 @@ function prepare(options: LoadOptions): StreamState[] {
  * failed or timed out), or at once after `signal` aborts. Throws before sending anything when the
  * origin is not loopback or a stream is invalid.
  */
+/** The seed a stream's schedule and templates use: the run's, mixed with the stream's name. */
+export function streamSeed(seed: number, stream: string): number {
+  return (seed ^ hashString(stream)) >>> 0;
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const origin = loopbackOrigin(options.origin);
   const streams = prepare(options);
