@@ -69,7 +69,8 @@ export async function runIdempotent(
   }
 }
 
-async function replay(store: Store, key: string, fingerprint: string): Promise<CommandResult | undefined> {
+/** The first answer recorded under `key`; 422 when that key was used for another request. */
+export async function replay(store: Store, key: string, fingerprint: string): Promise<CommandResult | undefined> {
   const [row] = await store.query<{ fingerprint: string; status: number; body: string }>(
     'SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1',
     [key],

@@ -7,6 +7,7 @@ import { traceHeaders } from '../../kit/trace.ts';
 import { StoreErrors } from '../../store/errors.ts';
 import { appendToOutbox } from '../../store/outbox.ts';
 import type { Store } from '../../store/store.ts';
+import { type CommandResult, replay } from '../idempotency.ts';
 import { emailKey, isValidEmail } from './email.ts';
 import { UsersErrors } from './errors.ts';
 import { USERS_STREAM, UserEvents, type UserRegistered } from './events.ts';
@@ -19,10 +20,7 @@ export interface RegisterUser {
   name?: string | undefined;
 }
 
-export interface CommandResult {
-  status: number;
-  body: Record<string, unknown>;
-}
+export type { CommandResult };
 
 export interface CommandContext {
   store: Store;
@@ -121,18 +119,6 @@ export async function registerUser(
     }
     throw new AppError(409, UsersErrors.EMAIL_TAKEN, `email ${input.email} is already registered`);
   }
-}
-
-async function replay(store: Store, key: string, fingerprint: string): Promise<CommandResult | undefined> {
-  const [row] = await store.query<{ fingerprint: string; status: number; body: string }>(
-    'SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1',
-    [key],
-  );
-  if (row === undefined) return undefined;
-  if (row.fingerprint !== fingerprint) {
-    throw new AppError(422, UsersErrors.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used for another request');
-  }
-  return { status: row.status, body: JSON.parse(row.body) as Record<string, unknown> };
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
