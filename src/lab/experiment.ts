@@ -17,6 +17,8 @@ export interface RequestTemplate {
   headers?: Record<string, string>;
   /** A command (changes state): counted in the command accounting. */
   command: boolean;
+  /** Setup only: keep the answer's `id` under this name; later requests say `{name}` for it. */
+  capture?: string;
 }
 
 /** How to check, after the run, that an accepted command took effect (rendered for the same index). */
@@ -131,7 +133,13 @@ export const experimentSchema = {
       },
       additionalProperties: false,
     },
-    setup: { type: 'array', items: requestSchema },
+    setup: {
+      type: 'array',
+      items: {
+        ...requestSchema,
+        properties: { ...requestSchema.properties, capture: { type: 'string', pattern: '^[a-z][a-zA-Z0-9]*$' } },
+      },
+    },
     load: {
       type: 'array',
       minItems: 1,
@@ -206,6 +214,7 @@ interface RawRequest {
   body?: unknown;
   headers?: Record<string, string>;
   command?: boolean;
+  capture?: string;
 }
 
 interface RawExperiment {
@@ -262,6 +271,7 @@ export function parseExperiment(text: string, file: string | null): Experiment {
     ...(r.body === undefined ? {} : { body: r.body }),
     ...(r.headers === undefined ? {} : { headers: r.headers }),
     command: r.command ?? !['GET', 'HEAD'].includes(r.method),
+    ...(r.capture === undefined ? {} : { capture: r.capture }),
   });
   return {
     name: raw.name,

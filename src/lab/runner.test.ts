@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { merge } from './runner.ts';
+import { merge, withCaptured } from './runner.ts';
 
 test('variant overrides merge maps key by key; lists, scalars and a redundancy choice replace', () => {
   const base = {
@@ -23,4 +23,19 @@ test('variant overrides merge maps key by key; lists, scalars and a redundancy c
     { active: { policy: 'primary-backup' } },
     'base untouched',
   );
+});
+
+test('captured setup ids fill {name} in paths and body strings; {id} of verify and unknown names stay', () => {
+  const request = {
+    method: 'POST',
+    path: '/api-commands/orders/{user}',
+    body: { user: '{user}', items: [{ product: '{product}', note: 'keep {unknown}' }], quantity: 1 },
+    command: true,
+  };
+  assert.deepEqual(withCaptured(request, { user: 'u-1', product: 'p-9' }), {
+    ...request,
+    path: '/api-commands/orders/u-1',
+    body: { user: 'u-1', items: [{ product: 'p-9', note: 'keep {unknown}' }], quantity: 1 },
+  });
+  assert.equal(withCaptured(request, {}), request, 'nothing captured: the same request');
 });

@@ -78,7 +78,9 @@ async function runVariant(
   const system = await startSystem({ topologyFile, dataDir: path.join(dir, 'data') });
   try {
     await waitUntilHealthy(system);
-    for (const request of experiment.setup) await setupRequest(system, request);
+    const captured: Record<string, string> = {};
+    for (const request of experiment.setup) await setupRequest(system, withCaptured(request, captured), captured);
+    const streams = experiment.load.map((stream) => ({ ...stream, request: withCaptured(stream.request, captured) }));
 
     const startedAt = Date.now() + LEAD_MS;
     const runId = `${experiment.name}-${variant.name}-${startedAt.toString(36)}`;
@@ -88,7 +90,7 @@ async function runVariant(
       startAt: startedAt,
       runId,
       seed: experiment.seed,
-      streams: experiment.load.map(toStream),
+      streams: streams.map(toStream),
       onProgress: (stats) =>
         progress(
           `[${variant.name}] ${(stats.elapsedMs / 1000).toFixed(0).padStart(4)} s  ${stats.rate.toFixed(0).padStart(6)} req/s  sent ${stats.sent}  answered ${stats.answered}  errors ${stats.errors}  phase ${phaseAt(experiment.faults, stats.elapsedMs)}`,
@@ -108,7 +110,7 @@ async function runVariant(
       transitions: await readTransitions(system),
       generator: load.generator,
       commands: await accountCommands(system, load.records, {
-        streams: experiment.load,
+        streams,
         runId,
         seed: experiment.seed,
         deadline: Date.now() + VERIFY_MS,
@@ -160,7 +162,26 @@ async function scheduleFaults(system: SystemUnderTest, faults: readonly FaultSte
   return records;
 }
 
-async function setupRequest(system: SystemUnderTest, request: RequestTemplate) {
+/** The request with every `{name}` of a captured value replaced, in its path and body strings. */
+export function withCaptured<T extends RequestTemplate>(request: T, captured: Record<string, string>): T {
+  if (Object.keys(captured).length === 0) return request;
+  const fill = (value: unknown): unknown => {
+    if (typeof value === 'string')
+      return value.replace(/\{([a-z][a-zA-Z0-9]*)\}/g, (all, name) => captured[name] ?? all);
+    if (Array.isArray(value)) return value.map(fill);
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, fill(inner)]));
+    }
+    return value;
+  };
+  return {
+    ...request,
+    path: fill(request.path) as string,
+    ...(request.body === undefined ? {} : { body: fill(request.body) }),
+  };
+}
+
+async function setupRequest(system: SystemUnderTest, request: RequestTemplate, captured: Record<string, string>) {
   const res = await fetch(`${system.run.gateway}${request.path}`, {
     method: request.method,
     headers: { 'content-type': 'application/json', ...request.headers },
@@ -174,6 +195,17 @@ async function setupRequest(system: SystemUnderTest, request: RequestTemplate) {
       LabErrors.SETUP_FAILED,
       `setup ${request.method} ${request.path} answered ${res.status}: ${text}`,
     );
+  }
+  if (request.capture !== undefined) {
+    const id = (JSON.parse(text) as { id?: unknown }).id;
+    if (typeof id !== 'string' && typeof id !== 'number') {
+      throw new AppError(
+        500,
+        LabErrors.SETUP_FAILED,
+        `setup ${request.method} ${request.path}: no id to capture in ${text}`,
+      );
+    }
+    captured[request.capture] = String(id);
   }
 }
 
@@ -235,7 +267,14 @@ async function accountCommands(
     const check = checks.get(record.stream);
     if (record.ticket === null && check !== undefined) {
       // The experiment says how to see this command's effect: ask until it shows or time is up.
-      if (await verified(system, check.build(record.index).path, check.verify, context.deadline)) persisted++;
+      // `{id}` in the check's path stands for the id the command's answer gave.
+      const pathname = check.build(record.index).path;
+      if (pathname.includes('{id}') && !record.answerId) {
+        unverified++;
+        continue;
+      }
+      const resolved = pathname.replaceAll('{id}', encodeURIComponent(record.answerId ?? ''));
+      if (await verified(system, resolved, check.verify, context.deadline)) persisted++;
       continue;
     }
     if (record.ticket === null) {

@@ -27,6 +27,8 @@ export interface RequestRecord {
   instance: string | null;
   /** A store-and-forward ticket, when the answer was a 202 with one. */
   ticket: string | null;
+  /** The `id` field of a command's 201/202 JSON answer (what was created), for `verify` checks. */
+  answerId?: string | null;
   /** The request id the gateway assigned (x-request-id), to join with traces. */
   requestId: string | null;
   /** Whether this request is a command (changes state) for the command accounting. */

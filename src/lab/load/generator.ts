@@ -161,7 +161,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     record.status = statusCode;
     record.instance = first(headers['x-archlab-instance']);
     record.requestId = first(headers['x-request-id']);
-    if (statusCode === 202 && (first(headers['content-type']) ?? '').includes('json')) this.#body = [];
+    // A 202's body may carry a ticket; a command's 201/202 body the id of what it created.
+    const readable = statusCode === 202 || (statusCode === 201 && record.command);
+    if (readable && (first(headers['content-type']) ?? '').includes('json')) this.#body = [];
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -173,7 +175,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.done) return;
-    if (this.#body !== null) this.record.ticket = ticketOf(this.#body);
+    if (this.#body !== null) {
+      const { ticket, id } = fieldsOf(this.#body);
+      this.record.ticket = ticket;
+      this.record.answerId = id;
+    }
     this.end(null);
   }
 
@@ -211,13 +217,15 @@ function first(value: string | string[] | undefined): string | null {
   return (Array.isArray(value) ? value[0] : value) ?? null;
 }
 
-function ticketOf(chunks: Buffer[]): string | null {
+/** The `ticket` and `id` string fields of a small JSON answer, when it has them. */
+function fieldsOf(chunks: Buffer[]): { ticket: string | null; id: string | null } {
   try {
-    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    const ticket = (body as { ticket?: unknown } | null)?.ticket;
-    return typeof ticket === 'string' ? ticket : null;
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ticket?: unknown; id?: unknown } | null;
+    const text = (value: unknown) =>
+      typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null;
+    return { ticket: text(body?.ticket), id: text(body?.id) };
   } catch {
-    return null;
+    return { ticket: null, id: null };
   }
 }
 
@@ -339,6 +347,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       error: null,
       instance: null,
       ticket: null,
+      answerId: null,
       requestId: null,
       command: request.command,
     };
