@@ -41,6 +41,8 @@ export const KitErrors = {
   INTERNAL: 'internal',
   UNAVAILABLE: 'unavailable',
   CONFIG_INVALID: 'config_invalid',
+  /** A request failed on purpose: the http.error-rate fault is on. */
+  FAULT_INJECTED: 'fault_injected',
   /** An admin call names an instance the system does not have. */
   UNKNOWN_INSTANCE: 'unknown_instance',
 } as const;

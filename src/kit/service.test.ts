@@ -146,3 +146,27 @@ describe('createService: admin routes', () => {
     assert.equal((await app.inject({ method: 'GET', url: '/_admin/faults' })).statusCode, 404);
   });
 });
+
+describe('createService: request-level faults', () => {
+  test('http.error-rate 1 answers 500 fault_injected, http.delay-ms delays; health and admin never', async (t) => {
+    const { service, app } = quietService({ adminToken: 'secret' });
+    t.after(() => app.close());
+    const auth = { authorization: 'Bearer secret' };
+    const put = (name: string, value: number) =>
+      app.inject({ method: 'PUT', url: `/_admin/faults/${name}`, headers: auth, payload: { value } });
+    assert.equal((await put('http.error-rate', 1)).statusCode, 200);
+    const failed = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x' } });
+    assert.equal(failed.statusCode, 500);
+    assert.equal(failed.json().error.code, 'fault_injected');
+    assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'health is not faulted');
+    assert.equal((await app.inject({ method: 'GET', url: '/_admin/faults', headers: auth })).statusCode, 200);
+    await app.inject({ method: 'DELETE', url: '/_admin/faults/http.error-rate', headers: auth });
+
+    assert.equal((await put('http.delay-ms', 120)).statusCode, 200);
+    const started = performance.now();
+    const slow = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x' } });
+    assert.equal(slow.statusCode, 200);
+    assert.ok(performance.now() - started >= 119, 'at least the injected delay (a lower bound only)');
+    assert.equal(Number(service.faults.get('http.delay-ms')), 120);
+  });
+});

@@ -2,6 +2,7 @@
 // the same /health, /metrics, error body, request id + traceparent handling, request log line and
 // token-protected /_admin routes, so services only add their own routes.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -84,6 +85,7 @@ export function createService(options: ServiceOptions): Service {
     reply.header('x-request-id', request.id);
     // Which instance answered: what fail-over and fail-back look like from the client's side.
     reply.header('x-archlab-instance', options.instance);
+    await injectFaults(request.url, faults);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -175,6 +177,21 @@ function fastifyCode(error: FastifyError): string {
       return KitErrors.INVALID_JSON;
     default:
       return error instanceof SyntaxError ? KitErrors.INVALID_JSON : KitErrors.BAD_REQUEST;
+  }
+}
+
+/**
+ * Request-level faults every service has (off unless switched on, e.g. by the lab):
+ * `http.delay-ms` adds that much latency to every answer, `http.error-rate` (0..1) answers that
+ * share of requests 500 `fault_injected`. /health, /metrics and /_admin are never affected.
+ */
+async function injectFaults(url: string, faults: Faults) {
+  if (url.startsWith('/health') || url.startsWith('/metrics') || url.startsWith('/_admin')) return;
+  const delayMs = Number(faults.get('http.delay-ms') ?? 0);
+  if (delayMs > 0) await sleep(Math.min(delayMs, 60_000));
+  const errorRate = Number(faults.get('http.error-rate') ?? 0);
+  if (errorRate > 0 && Math.random() < errorRate) {
+    throw new AppError(500, KitErrors.FAULT_INJECTED, 'fault injected: http.error-rate', { retryable: true });
   }
 }
 
