@@ -72,6 +72,8 @@ load:
   - { name: both, rate: 1, duration: 1s, steps: [{ rate: 1, duration: 1s }], request: { method: GET, path: /x } }
 faults:
   - { at: soon, action: explode, target: x }
+  - { at: 1s, action: delay, target: x }
+  - { at: 2s, action: errors, target: x, value: 2 }
 variants: [{ name: a }, { name: a }]
 hypothesis: { availability: { overall: 1.5 } }
 `;
@@ -86,9 +88,11 @@ hypothesis: { availability: { overall: 1.5 } }
       /^\/x\/bad\.yaml:1:\d+ name: /,
       /^\/x\/bad\.yaml:3:\d+ load\.0: a constant stream needs both rate and duration/,
       /^\/x\/bad\.yaml:4:\d+ load\.1: give either rate and duration, or steps/,
-      /^\/x\/bad\.yaml:6:\d+ faults\.0\.action: must be one of: kill, hang, resume, restart/,
-      /^\/x\/bad\.yaml:7:\d+ variants\.1\.name: duplicate variant name "a"/,
-      /^\/x\/bad\.yaml:8:\d+ hypothesis\.availability\.overall: must be at most 1/,
+      /^\/x\/bad\.yaml:6:\d+ faults\.0\.action: must be one of: kill, hang, resume, restart, delay, errors, clear/,
+      /^\/x\/bad\.yaml:7:\d+ faults\.1: delay needs a value/,
+      /^\/x\/bad\.yaml:8:\d+ faults\.2\.value: errors takes a share from 0 to 1/,
+      /^\/x\/bad\.yaml:9:\d+ variants\.1\.name: duplicate variant name "a"/,
+      /^\/x\/bad\.yaml:10:\d+ hypothesis\.availability\.overall: must be at most 1/,
     ]) {
       assert.ok(
         lines.some((line) => expected.test(line)),

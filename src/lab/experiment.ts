@@ -8,7 +8,12 @@ import { AppError, KitErrors } from '../kit/errors.ts';
 import { type Located, parseValidated } from '../kit/yaml-config.ts';
 import type { Hypothesis } from './types.ts';
 
-export type FaultAction = 'kill' | 'hang' | 'resume' | 'restart';
+/**
+ * Process faults (through the supervisor) and request faults on one instance (its /_admin/faults):
+ * `delay` adds `value` ms to every answer, `errors` fails a `value` share (0..1) with 500, `clear`
+ * removes both.
+ */
+export type FaultAction = 'kill' | 'hang' | 'resume' | 'restart' | 'delay' | 'errors' | 'clear';
 
 export interface RequestTemplate {
   method: string;
@@ -47,6 +52,8 @@ export interface FaultStep {
   target: string;
   /** With kill: the supervisor does not restart it (a later `restart` brings it back). */
   hold: boolean;
+  /** With delay (ms) and errors (share 0..1). */
+  value: number | undefined;
 }
 
 export interface Variant {
@@ -185,9 +192,10 @@ export const experimentSchema = {
         type: 'object',
         properties: {
           at: duration,
-          action: { enum: ['kill', 'hang', 'resume', 'restart'] },
+          action: { enum: ['kill', 'hang', 'resume', 'restart', 'delay', 'errors', 'clear'] },
           target: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
           hold: { type: 'boolean' },
+          value: { type: 'number', minimum: 0 },
         },
         required: ['at', 'action', 'target'],
         additionalProperties: false,
@@ -236,7 +244,7 @@ interface RawExperiment {
     request: RawRequest;
     verify?: { method?: string; path: string; status?: number; expect?: Record<string, unknown> };
   }[];
-  faults?: { at: number | string; action: FaultAction; target: string; hold?: boolean }[];
+  faults?: { at: number | string; action: FaultAction; target: string; hold?: boolean; value?: number }[];
   variants?: { name: string; overrides?: Record<string, unknown> }[];
 }
 
@@ -301,7 +309,13 @@ export function parseExperiment(text: string, file: string | null): Experiment {
       request: request(stream.request),
     })),
     faults: (raw.faults ?? [])
-      .map((fault) => ({ atMs: toMs(fault.at), action: fault.action, target: fault.target, hold: fault.hold ?? false }))
+      .map((fault) => ({
+        atMs: toMs(fault.at),
+        action: fault.action,
+        target: fault.target,
+        hold: fault.hold ?? false,
+        value: fault.value,
+      }))
       .sort((a, b) => a.atMs - b.atMs),
     settleMs: raw.settle === undefined ? 2000 : toMs(raw.settle),
     variants: (raw.variants ?? [{ name: 'baseline' }]).map((v) => ({ name: v.name, overrides: v.overrides ?? {} })),
@@ -326,6 +340,17 @@ function crossCheck(raw: unknown): Located[] {
       problems.push({ segments: ['load', index], message: 'give either rate and duration, or steps' });
     } else if (constant && (stream.rate === undefined || stream.duration === undefined)) {
       problems.push({ segments: ['load', index], message: 'a constant stream needs both rate and duration' });
+    }
+  }
+  for (const [index, fault] of (Array.isArray(experiment.faults) ? experiment.faults : []).entries()) {
+    if (typeof fault !== 'object' || fault === null) continue;
+    if ((fault.action === 'delay' || fault.action === 'errors') && typeof fault.value !== 'number') {
+      problems.push({
+        segments: ['faults', index],
+        message: `${fault.action} needs a value (ms for delay, a share 0..1 for errors)`,
+      });
+    } else if (fault.action === 'errors' && typeof fault.value === 'number' && fault.value > 1) {
+      problems.push({ segments: ['faults', index, 'value'], message: 'errors takes a share from 0 to 1' });
     }
   }
   const names = new Set<string>();

@@ -145,7 +145,7 @@ async function scheduleFaults(system: SystemUnderTest, faults: readonly FaultSte
     if (due > 0) await sleep(due);
     const at = Date.now();
     try {
-      await system.fault(fault.action, fault.target, fault.hold);
+      await carryOut(system, fault);
       records.push({ plannedMs: fault.atMs, at, action: fault.action, target: fault.target, ok: true, error: null });
     } catch (error) {
       const message = (error as Error).message;
@@ -179,6 +179,19 @@ export function withCaptured<T extends RequestTemplate>(request: T, captured: Re
     path: fill(request.path) as string,
     ...(request.body === undefined ? {} : { body: fill(request.body) }),
   };
+}
+
+const REQUEST_FAULTS = { delay: 'http.delay-ms', errors: 'http.error-rate' } as const;
+
+async function carryOut(system: SystemUnderTest, fault: FaultStep) {
+  if (fault.action === 'delay' || fault.action === 'errors') {
+    return system.requestFault(fault.target, REQUEST_FAULTS[fault.action], fault.value);
+  }
+  if (fault.action === 'clear') {
+    for (const name of Object.values(REQUEST_FAULTS)) await system.requestFault(fault.target, name, undefined);
+    return;
+  }
+  return system.fault(fault.action, fault.target, fault.hold);
 }
 
 async function setupRequest(system: SystemUnderTest, request: RequestTemplate, captured: Record<string, string>) {

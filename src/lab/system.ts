@@ -18,6 +18,8 @@ export interface SystemUnderTest {
   token: string;
   instances(): Promise<InstanceStatus[]>;
   fault(action: string, target: string, hold: boolean): Promise<void>;
+  /** Sets (or, with value undefined, clears) a request fault switch on one instance. */
+  requestFault(target: string, name: string, value: number | undefined): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,6 +85,22 @@ export async function startSystem(options: {
     instances: async () => ((await admin('GET', '/instances')) as { instances: InstanceStatus[] }).instances,
     async fault(action, target, hold) {
       await admin('POST', `/instances/${encodeURIComponent(target)}/${action}`, hold ? { hold: true } : {});
+    },
+    async requestFault(target, name, value) {
+      const instances = ((await admin('GET', '/instances')) as { instances: InstanceStatus[] }).instances;
+      const instance = instances.find((i) => i.name === target);
+      if (instance === undefined) throw new AppError(404, LabErrors.FAULT_FAILED, `no instance named ${target}`);
+      const res = await fetch(`${instance.url}/_admin/faults/${name}`, {
+        method: value === undefined ? 'DELETE' : 'PUT',
+        // No content-type without a body: Fastify refuses an empty JSON body.
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(value === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: value === undefined ? undefined : JSON.stringify({ value }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new AppError(res.status, LabErrors.FAULT_FAILED, `${target}: ${await res.text()}`);
     },
     stop: () => stopChild(child, exited, options.dataDir),
   };

@@ -109,3 +109,37 @@ hypothesis:
   assert.equal(failing.status, 1, `${failing.stdout}\n${failing.stderr}`);
   assert.match(failing.stdout, /FAILS +\[baseline\] latency/);
 });
+
+test('request faults: errors injected on the principal replica are masked by retries and ejection, then cleared', (t) => {
+  const dir = tmpDir(t, 'archlab-lab-');
+  const file = path.join(dir, 'errors.yaml');
+  writeFileSync(
+    file,
+    `name: injected-errors
+topology: ${SALES_TOPOLOGY}
+load:
+  - { name: reads, rate: 100, duration: 3s, request: { method: GET, path: /api/ventas } }
+faults:
+  - { at: 1s, action: errors, target: sales-queries-1, value: 1 }
+  - { at: 2s, action: clear, target: sales-queries-1 }
+settle: 0ms
+hypothesis:
+  availability: { overall: 1 }
+`,
+  );
+  const out = path.join(dir, 'reports');
+  const result = archlab('experiment', 'run', file, '--out', out);
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  const [folder] = readdirSync(out);
+  const report = JSON.parse(readFileSync(path.join(out, folder!, 'report.json'), 'utf8')) as Report;
+  const { run } = report.variants[0]!;
+  assert.deepEqual(
+    run.faults.map((f) => [f.action, f.ok]),
+    [
+      ['errors', true],
+      ['clear', true],
+    ],
+  );
+  assert.ok(run.counters.archlab_gateway_retries_total! > 0, 'the 500s were retried on another replica');
+  assert.ok(run.requests.every((r) => r.status === 200));
+});
