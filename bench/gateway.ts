@@ -44,6 +44,7 @@ const warmup: WrkOptions = { threads: 1, connections, seconds: warmupSeconds, la
 const FETCH_TIMEOUT_MS = 5000;
 const ARCHLAB = 'archlab gateway';
 const ARCHLAB_THREE = 'archlab gateway, 3 members';
+const ARCHLAB_SPANS = 'archlab gateway, spans recorded';
 
 interface Target {
   name: string;
@@ -106,6 +107,14 @@ async function bench(wrkPath: string) {
     const traced = ['traceparent', 'x-request-id'];
     targets.push({ name: ARCHLAB, url: `${gateway.url}${one}`, proxy: gateway, mustAdd: traced });
     targets.push({ name: ARCHLAB_THREE, url: `${gateway.url}${gateway.paths.three}`, proxy: gateway, mustAdd: traced });
+    // The same gateway writing a span per request and per upstream try (every request sampled).
+    await peer(ARCHLAB_SPANS, () =>
+      startProgram(ARCHLAB_SPANS, new URL('./gateway/archlab.ts', import.meta.url), [
+        backend.url,
+        path.join(dir, 'spans'),
+      ]),
+    );
+    targets.at(-1)!.mustAdd = traced;
 
     console.log('\nchecks (one GET per target before loading it):');
     const expected = await fetchText(targets[0]!.url);
@@ -133,7 +142,7 @@ async function bench(wrkPath: string) {
       }
     }
     for (const [target, measurements] of results) rows.push({ target, rounds: measurements });
-    const order = ['direct', NGINX, HTTP_PROXY, BARE_UNDICI, ARCHLAB, ARCHLAB_THREE];
+    const order = ['direct', NGINX, HTTP_PROXY, BARE_UNDICI, ARCHLAB, ARCHLAB_THREE, ARCHLAB_SPANS];
     rows.sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target));
     if (profile)
       for (const row of rows)
@@ -143,7 +152,7 @@ async function bench(wrkPath: string) {
     console.log(`\nload average at end: ${loadAverage()} (1/5/15 min)`);
     printGoals(
       rows,
-      [ARCHLAB, ARCHLAB_THREE].filter((name) => results.has(name)),
+      [ARCHLAB, ARCHLAB_THREE, ARCHLAB_SPANS].filter((name) => results.has(name)),
     );
     await printGatewayMetrics(gateway, sent);
   } finally {

@@ -11,7 +11,8 @@ import { sendJson } from '../kit/admin-http.ts';
 import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { createRegistry } from '../kit/metrics.ts';
-import { continueTrace, type TraceContext } from '../kit/trace.ts';
+import { nowMs, tracing } from '../kit/spans.ts';
+import { childOf, continueTrace, type TraceContext } from '../kit/trace.ts';
 import { grpcServing } from '../monitor/probes/grpc.ts';
 import type { RouteSpec, Topology } from '../topology/types.ts';
 import { type AdminServer, createAdminServer } from './admin.ts';
@@ -35,6 +36,7 @@ import {
   upstreamHeaders,
 } from './proxy.ts';
 import { createRouter } from './routes.ts';
+import { recordAttemptSpan, recordGatewaySpan } from './spans.ts';
 import {
   type Journal,
   openJournal,
@@ -151,8 +153,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     res: http.ServerResponse,
     spec: RouteSpec,
     path: string,
+    trace: TraceContext,
   ): Promise<number> {
-    const trace = continueTrace(req.headers);
     const pool = pools.get(spec.service);
     const budget = budgetFor(spec.service);
     const storable = spec.storeAndForward && journal !== undefined;
@@ -208,6 +210,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const tryMs = handBack === HAND_BACK_ALL ? Math.min(remainingMs, spec.tryTimeoutMs) : remainingMs;
       member.outstanding += 1;
       const attemptStarted = performance.now();
+      const attempt = trace.sampled && tracing() ? childOf(trace) : trace;
+      const attemptStartMs = attempt === trace ? 0 : nowMs();
       let outcome: Outcome;
       try {
         outcome = await forward(
@@ -223,11 +227,12 @@ export function createGateway(options: GatewayOptions): Gateway {
             body,
           },
           log,
-          trace,
+          attempt,
         );
       } finally {
         member.outstanding -= 1;
       }
+      if (attempt !== trace) recordAttemptSpan(attempt, attemptStartMs, member.name, outcome);
       metrics.attempt(spec.service, member, outcome, (performance.now() - attemptStarted) / 1000);
       pool!.record(member, outcome);
       if (!('failure' in outcome)) return outcome.status;
@@ -250,9 +255,14 @@ export function createGateway(options: GatewayOptions): Gateway {
    * pool. Calculator operations are pure, so every failure may be retried on another instance (within
    * the deadline and the budget); when none answers — down or hung — the operation is journaled (202).
    */
-  async function forwardGrpc(req: http.IncomingMessage, res: http.ServerResponse, spec: RouteSpec, url: string) {
+  async function forwardGrpc(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    spec: RouteSpec,
+    url: string,
+    trace: TraceContext,
+  ) {
     req.resume();
-    const trace = continueTrace(req.headers);
     res.setHeader('x-request-id', trace.requestId);
     const grpc = spec.grpc!;
     if (req.method !== 'GET') {
@@ -382,6 +392,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (req.method === 'GET' && (url === '/health' || url === '/metrics')) return serveOwn(url, res);
     if (req.method === 'GET' && url.startsWith('/pending_results')) return servePending(url, res);
     const found = match(url, req.method);
+    const trace = continueTrace(req.headers);
+    const spanStartMs = trace.sampled && tracing() ? nowMs() : 0;
     let status: number;
     let route = 'unmatched';
     if (found === undefined) {
@@ -392,10 +404,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       route = found.route.prefix;
       status =
         found.route.grpc === undefined
-          ? await forwardWithRetries(req, res, found.route, found.upstreamPath)
-          : await forwardGrpc(req, res, found.route, url);
+          ? await forwardWithRetries(req, res, found.route, found.upstreamPath, trace)
+          : await forwardGrpc(req, res, found.route, url, trace);
     }
     metrics.request(req.method ?? 'GET', route, status, (performance.now() - started) / 1000);
+    if (spanStartMs !== 0) recordGatewaySpan(trace, spanStartMs, req.method ?? 'GET', route, status);
   }
 
   /** GET /pending_results[?state=&service=&limit=] and GET /pending_results/:ticket. */

@@ -6,6 +6,8 @@
 import type { Bus, StreamEvent, Subscription } from '../bus/bus.ts';
 import type { Migration, Queryable, Store } from '../store/store.ts';
 import type { Logger } from './logger.ts';
+import { nowMs, parentFromHeaders, recordSpan, tracing } from './spans.ts';
+import { newSpanId } from './trace.ts';
 
 export const projectorMigrations: readonly Migration[] = [
   {
@@ -44,6 +46,30 @@ export interface Projector {
   close(): Promise<void>;
 }
 
+/** A `project` span per applied event whose command was traced: when the read model showed it. */
+function recordProjectionSpans(name: string, stream: string, events: readonly StreamEvent[], startMs: number) {
+  const endMs = nowMs();
+  for (const event of events) {
+    const parent = parentFromHeaders(event.headers);
+    if (parent === undefined) continue;
+    recordSpan({
+      traceId: parent.traceId,
+      spanId: newSpanId(),
+      parentSpanId: parent.spanId,
+      name: `project ${stream}`,
+      kind: 'CONSUMER',
+      startMs,
+      endMs,
+      attributes: {
+        'messaging.destination.name': stream,
+        'messaging.message.id': event.id,
+        'archlab.seq': event.seq,
+        'archlab.projection': name,
+      },
+    });
+  }
+}
+
 export async function startProjector(options: ProjectorOptions): Promise<Projector> {
   const { name, stream, bus, store, log, apply } = options;
   const [row] = await store.query<{ seq: number }>('SELECT seq FROM projection_positions WHERE name = $1', [name]);
@@ -60,6 +86,7 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
     const fresh = events.filter((event) => event.seq > position);
     if (fresh.length === 0) return;
     const last = fresh.at(-1)!.seq;
+    const startMs = nowMs();
     await store.transaction(async (tx) => {
       for (const event of fresh) await apply(tx, event);
       await tx.execute(
@@ -69,6 +96,8 @@ export async function startProjector(options: ProjectorOptions): Promise<Project
       );
     });
     position = last;
+    // Live projections only: a replica catching up would write a span for every old event it replays.
+    if (ready && tracing()) recordProjectionSpans(name, stream, fresh, startMs);
     if (!ready && position >= startHead) {
       ready = true;
       log.info({ projection: name, position }, 'read model caught up');

@@ -15,11 +15,14 @@ import { AppError, errorBody, isAppError, KitErrors } from './errors.ts';
 import { createFaults, type Faults, type FaultValue } from './faults.ts';
 import type { Logger } from './logger.ts';
 import { createRegistry, httpDurationHistogram, type Registry } from './metrics.ts';
+import { nowMs, recordSpan, runInSpan, tracing } from './spans.ts';
 import { continueTrace, type TraceContext } from './trace.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     trace: TraceContext;
+    /** When this hop's span started (epoch ms), or 0 when the request is not traced. */
+    spanStartMs: number;
   }
 }
 
@@ -80,12 +83,21 @@ export function createService(options: ServiceOptions): Service {
   // While closing, answers tell keep-alive clients to hang up, so no idle connection holds the close.
   let closing = false;
   app.decorateRequest('trace', null as unknown as TraceContext);
+  app.decorateRequest('spanStartMs', 0);
   app.addHook('onRequest', async (request, reply) => {
     request.trace = continueTrace({ ...request.headers, 'x-request-id': request.id });
+    if (request.trace.sampled && tracing() && !isOwnRoute(request.url)) request.spanStartMs = nowMs();
     reply.header('x-request-id', request.id);
     // Which instance answered: what fail-over and fail-back look like from the client's side.
     reply.header('x-archlab-instance', options.instance);
     await injectFaults(request.url, faults);
+  });
+  // The handler runs as the request's span, so its store commits and bus sends become child spans.
+  // (Set before the handler, not in onRequest: body parsing runs on the socket's events and would
+  // lose the async context.)
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (request.spanStartMs === 0) return done();
+    runInSpan(request.trace, done);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -93,6 +105,7 @@ export function createService(options: ServiceOptions): Service {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     durations.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (request.spanStartMs !== 0) recordServerSpan(request, route, reply.statusCode, options.instance);
     if (route === '/health' || route === '/metrics') return;
     request.log.info(
       {
@@ -165,6 +178,29 @@ function sendError(error: FastifyError | AppError, request: FastifyRequest, repl
   return reply.code(status).send(errorBody(fastifyCode(error), error.message));
 }
 
+/** The kit's own routes: never faulted, never traced. */
+const isOwnRoute = (url: string) =>
+  url.startsWith('/health') || url.startsWith('/metrics') || url.startsWith('/_admin');
+
+function recordServerSpan(request: FastifyRequest, route: string, status: number, instance: string) {
+  recordSpan({
+    traceId: request.trace.traceId,
+    spanId: request.trace.spanId,
+    parentSpanId: request.trace.parentSpanId,
+    name: `${request.method} ${route}`,
+    kind: 'SERVER',
+    startMs: request.spanStartMs,
+    endMs: nowMs(),
+    attributes: {
+      'http.request.method': request.method,
+      'http.route': route,
+      'http.response.status_code': status,
+      'archlab.instance': instance,
+    },
+    error: status >= 500 ? `HTTP ${status}` : undefined,
+  });
+}
+
 /** Fastify's own 4xx errors (body parsing, limits) translated to our stable codes. */
 function fastifyCode(error: FastifyError): string {
   switch (error.code) {
@@ -186,7 +222,7 @@ function fastifyCode(error: FastifyError): string {
  * share of requests 500 `fault_injected`. /health, /metrics and /_admin are never affected.
  */
 async function injectFaults(url: string, faults: Faults) {
-  if (url.startsWith('/health') || url.startsWith('/metrics') || url.startsWith('/_admin')) return;
+  if (isOwnRoute(url)) return;
   const delayMs = Number(faults.get('http.delay-ms') ?? 0);
   if (delayMs > 0) await sleep(Math.min(delayMs, 60_000));
   const errorRate = Number(faults.get('http.error-rate') ?? 0);

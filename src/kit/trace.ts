@@ -33,6 +33,13 @@ function randomHex(bytes: number): string {
 }
 
 export const newSpanId = () => randomHex(8);
+
+let rootRatio = 1;
+/** Share of the traces starting in this process that are sampled (spans recorded): 0..1. */
+export function setRootSampleRatio(ratio: number): void {
+  rootRatio = Math.min(1, Math.max(0, ratio));
+}
+const sampleRoot = () => rootRatio >= 1 || Math.random() < rootRatio;
 export const newTraceId = () => randomHex(16);
 
 export function parseTraceparent(value: string | undefined) {
@@ -50,8 +57,13 @@ export function continueTrace(headers: Record<string, string | string[] | undefi
     traceId: parent?.traceId ?? newTraceId(),
     spanId: newSpanId(),
     parentSpanId: parent?.spanId,
-    sampled: parent?.sampled ?? true,
+    sampled: parent?.sampled ?? sampleRoot(),
   };
+}
+
+/** A new span of the same trace under `trace`'s span (e.g. one upstream try of a gateway request). */
+export function childOf(trace: TraceContext): TraceContext {
+  return { ...trace, spanId: newSpanId(), parentSpanId: trace.spanId };
 }
 
 export function formatTraceparent(trace: Pick<TraceContext, 'traceId' | 'spanId' | 'sampled'>): string {

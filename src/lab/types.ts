@@ -29,10 +29,35 @@ export interface RequestRecord {
   ticket: string | null;
   /** The `id` field of a command's 201/202 JSON answer (what was created), for `verify` checks. */
   answerId?: string | null;
-  /** The request id the gateway assigned (x-request-id), to join with traces. */
+  /** The request id the gateway assigned (x-request-id). */
   requestId: string | null;
+  /** The W3C trace id the generator sent (traceparent), to join with the system's spans. */
+  traceId?: string | null;
   /** Whether this request is a command (changes state) for the command accounting. */
   command: boolean;
+  /** What the system's spans say about it (null: no span of its trace was found). */
+  trace?: TraceFacts | null;
+}
+
+/** Moments of one request's trace, epoch ms, each null when that part was not traced. */
+export interface TraceFacts {
+  /** The gateway received it. */
+  gatewayAt: number | null;
+  /** Upstream tries the gateway made. */
+  tries: number;
+  /** The service's handler that answered started / ended. */
+  serviceAt: number | null;
+  serviceEndAt: number | null;
+  /** The first store commit of the trace ended. */
+  committedAt: number | null;
+  /** The first event of the trace was on the bus. */
+  onBusAt: number | null;
+  /** The first read model applied an event of the trace. */
+  projectedAt: number | null;
+  /** Handler runs that produced events (more than 1: the command ran twice). */
+  executions: number;
+  /** Events applied again by a read model that had applied them already. */
+  repeatedProjections: number;
 }
 
 /** One fault the lab carried out. */

@@ -10,6 +10,7 @@ import type { Shutdown } from '../kit/shutdown.ts';
 import { createStore } from '../store/create-store.ts';
 import { type Relay, startOutboxRelay } from '../store/outbox.ts';
 import type { Migration, Store } from '../store/store.ts';
+import { traceCommits } from '../store/traced.ts';
 import type { ServiceSpec, Topology } from '../topology/types.ts';
 
 export interface ProgramContext {
@@ -34,7 +35,7 @@ export type Program = (ctx: ProgramContext) => Promise<RunningProgram>;
 
 /** Opens (and migrates) the store namespace `name` and closes it on shutdown. */
 export async function openStore(ctx: ProgramContext, name: string, migrations: readonly Migration[]): Promise<Store> {
-  const store = await createStore(ctx.topology.store, { name });
+  const store = traceCommits(await createStore(ctx.topology.store, { name }));
   ctx.shutdown.add(`store ${name}`, () => store.close());
   const applied = await store.migrate(migrations);
   ctx.log.info({ store: name, dialect: store.dialect, applied }, 'store open');

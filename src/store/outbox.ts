@@ -10,6 +10,8 @@
 // that crashed after appending but before marking re-appends idempotently (same event ids).
 import type { Bus, Headers, NewEvent } from '../bus/bus.ts';
 import type { Logger } from '../kit/logger.ts';
+import { nowMs, parentFromHeaders, recordSpan, tracing } from '../kit/spans.ts';
+import { newSpanId } from '../kit/trace.ts';
 import type { Migration, Queryable, Store } from './store.ts';
 
 export const outboxMigrations: readonly Migration[] = [
@@ -79,7 +81,32 @@ type OutboxRow = {
   type: string;
   data: string;
   headers: string;
+  created_at: number;
 };
+
+/** A `bus append` span per relayed event whose command was traced (child of the command's span). */
+function recordAppendSpans(stream: string, events: readonly OutboxRow[], startMs: number) {
+  const endMs = nowMs();
+  for (const row of events) {
+    const parent = parentFromHeaders(JSON.parse(row.headers) as Headers);
+    if (parent === undefined) continue;
+    recordSpan({
+      traceId: parent.traceId,
+      spanId: newSpanId(),
+      parentSpanId: parent.spanId,
+      name: `bus append ${stream}`,
+      kind: 'PRODUCER',
+      startMs,
+      endMs,
+      attributes: {
+        'messaging.destination.name': stream,
+        'messaging.message.id': row.id,
+        'archlab.seq': row.seq,
+        'archlab.outbox.committed_ms': row.created_at,
+      },
+    });
+  }
+}
 
 export function startOutboxRelay(options: RelayOptions): Relay {
   const { store, bus, log, pollIntervalMs = 200, batchSize = 100, hooks = {} } = options;
@@ -89,13 +116,14 @@ export function startOutboxRelay(options: RelayOptions): Relay {
 
   async function relayBatch(): Promise<number> {
     const rows = await store.query<OutboxRow>(
-      `SELECT stream, seq, id, type, data, headers FROM outbox
+      `SELECT stream, seq, id, type, data, headers, created_at FROM outbox
        WHERE relayed_at IS NULL ORDER BY stream, seq LIMIT $1`,
       [batchSize],
     );
     for (const [stream, events] of groupByStream(rows)) {
       const first = events[0]!.seq;
       const last = events.at(-1)!.seq;
+      const appendStarted = nowMs();
       const seqs = await bus.append(
         stream,
         events.map((row) => ({
@@ -109,6 +137,7 @@ export function startOutboxRelay(options: RelayOptions): Relay {
       if (seqs[0] !== first || seqs.at(-1) !== last) {
         throw new Error(`bus stream ${stream} numbered ${seqs[0]}..${seqs.at(-1)}, outbox ${first}..${last}`);
       }
+      if (tracing()) recordAppendSpans(stream, events, appendStarted);
       hooks.afterAppend?.(stream, last);
       await store.execute('UPDATE outbox SET relayed_at = $1 WHERE stream = $2 AND seq <= $3 AND relayed_at IS NULL', [
         Date.now(),

@@ -86,6 +86,7 @@ describe('parseTopology', () => {
         retryBudget: { percent: 20, minRetries: 10, windowMs: 10_000 },
       },
       monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
+      tracing: { spans: true, rootSampleRatio: 1 },
       services: [
         {
           name: 'users-commands',

@@ -28,6 +28,7 @@ export const TOPOLOGY_DEFAULTS = {
     retryBudget: { percent: 20, minRetries: 10, windowMs: 10_000 },
   },
   monitor: { intervalMs: 1000, timeoutMs: 500, failureThreshold: 3, successThreshold: 2 },
+  tracing: { spans: true, rootSampleRatio: 1 },
   service: { kind: 'http', instances: 1 },
   passive: { spares: 1, mode: 'cold' },
   route: { idempotent: false, storeAndForward: false, timeoutMs: 10_000, tryTimeoutMs: 2_000 },
@@ -100,6 +101,7 @@ function build(raw: RawTopology, options: TopologyOptions): Topology {
       retryBudget: { ...TOPOLOGY_DEFAULTS.gateway.retryBudget, ...raw.gateway?.retryBudget },
     },
     monitor,
+    tracing: { ...TOPOLOGY_DEFAULTS.tracing, ...raw.tracing },
     services,
     routes,
   };

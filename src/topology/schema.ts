@@ -152,6 +152,14 @@ export const topologySchema = {
       additionalProperties: false,
     },
     monitor: monitorSchema,
+    tracing: {
+      type: 'object',
+      properties: {
+        spans: { type: 'boolean' },
+        rootSampleRatio: { type: 'number', minimum: 0, maximum: 1 },
+      },
+      additionalProperties: false,
+    },
     services: {
       type: 'object',
       propertyNames: {
@@ -180,6 +188,7 @@ export interface RawTopology {
     retryBudget?: { percent?: number; minRetries?: number; windowMs?: number };
   };
   monitor?: { intervalMs?: number; timeoutMs?: number; failureThreshold?: number; successThreshold?: number };
+  tracing?: { spans?: boolean; rootSampleRatio?: number };
   services: Record<string, RawService>;
   routes?: RawRoute[];
 }

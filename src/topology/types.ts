@@ -72,6 +72,14 @@ export interface MonitorSpec {
   successThreshold: number;
 }
 
+/** Spans (OpenTelemetry-shaped JSON lines under <data>/spans/, OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+export interface TracingSpec {
+  /** Record spans at all. */
+  spans: boolean;
+  /** Share (0..1) of the traces that start in archlab (no sampled traceparent from the client) that are recorded. */
+  rootSampleRatio: number;
+}
+
 export interface Topology {
   /** The file it was read from, for messages; undefined for an in-memory topology. */
   file: string | undefined;
@@ -81,6 +89,7 @@ export interface Topology {
   bus: string;
   gateway: GatewaySpec;
   monitor: MonitorSpec;
+  tracing: TracingSpec;
   /** In declaration order. */
   services: ServiceSpec[];
   /** In declaration order; the gateway matches the longest prefix. */

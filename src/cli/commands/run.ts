@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AppError } from '../../kit/errors.ts';
 import { createLogger } from '../../kit/logger.ts';
 import { installShutdown } from '../../kit/shutdown.ts';
+import { startSpanFile } from '../../kit/spans.ts';
 import { programs } from '../../services/programs.ts';
 import { loadTopology } from '../../topology/loader.ts';
 import type { ServiceSpec, Topology } from '../../topology/types.ts';
@@ -51,6 +52,16 @@ export async function run(options: RunOptions): Promise<void> {
   const instance = options.instance ?? (SYSTEM_PROGRAMS.has(name) ? name : `${service.name}-1`);
   const log = createLogger({ bindings: { instance, service: service.name, role: service.role } });
   const shutdown = installShutdown(log);
+  if (topology.tracing.spans) {
+    const spans = startSpanFile({
+      dataDir,
+      service: service.name,
+      instance,
+      otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+      rootSampleRatio: topology.tracing.rootSampleRatio,
+    });
+    shutdown.add('spans', () => spans.close()); // first added, so it runs last: after the last span
+  }
   try {
     const program = await load();
     const started = await program({

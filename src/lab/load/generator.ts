@@ -10,6 +10,7 @@
 //   so their deadlines are in order too and a FIFO per stream is checked from its head;
 // - undici's dispatch() with a plain handler object (no promise, no body stream per request); only a
 //   202's small JSON body is read, for its ticket.
+import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type Dispatcher, Pool } from 'undici';
 import type { GeneratorStats, RequestRecord } from '../types.ts';
@@ -58,6 +59,11 @@ export interface LoadOptions {
   /** See LOAD_DEFAULTS. */
   connections?: number;
   progressIntervalMs?: number;
+  /**
+   * Send a sampled W3C traceparent with every request (default true), one trace per request, so the
+   * system's spans can be joined to the per-request log (RequestRecord.traceId).
+   */
+  traced?: boolean;
 }
 
 export interface LoadResult {
@@ -300,6 +306,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     bodyTimeout: 0,
   });
   const records: RequestRecord[] = [];
+  // Trace ids: a random half per run, the request's dispatch number as the other half.
+  const tracePrefix = options.traced === false ? undefined : randomBytes(8).toString('hex');
   const lags = new Float64Array(total);
   const counters: Counters = { sent: 0, answered: 0, errors: 0, outstanding: 0, idle: onIdle };
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -334,6 +342,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const now = performance.now();
     const scheduledAt = epochStart + stream.offsets[index]!;
     const sentAt = performance.timeOrigin + now;
+    let traceId: string | null = null;
+    if (tracePrefix !== undefined) {
+      const number = (counters.sent + 1).toString(16).padStart(16, '0');
+      traceId = tracePrefix + number;
+      request.headers.traceparent = `00-${traceId}-${number}-01`;
+    }
     const record: RequestRecord = {
       stream: stream.name,
       index,
@@ -349,6 +363,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ticket: null,
       answerId: null,
       requestId: null,
+      traceId,
       command: request.command,
     };
     lags[counters.sent] = sentAt - scheduledAt;

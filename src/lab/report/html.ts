@@ -2,7 +2,7 @@
 // student can hand in. A pure function of the Report; every string is escaped.
 import { barChart, escapeXml as esc, latencyChart, timelineChart } from './charts.ts';
 import { ms, num, percent, worstText } from './format.ts';
-import { holdsAll } from './markdown.ts';
+import { commandsText, HOP_HEAD, holdsAll, hopRows } from './markdown.ts';
 import type { Report, ReportVariant } from './render.ts';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:960px;color:#222;padding:0 1rem}
@@ -79,6 +79,20 @@ function variantSection(v: ReportVariant): string {
   parts.push(
     `<p class="note">Detection worst: ${esc(worstText(v.metrics.detection))}; recovery worst: ${esc(worstText(v.metrics.recovery))}; back to steady worst: ${esc(worstText(v.metrics.steady))}.</p>`,
   );
+  if (v.metrics.commands !== null) parts.push('<h3>Commands</h3>', `<p>${esc(commandsText(v.metrics.commands))}.</p>`);
+  const hops = hopRows(v);
+  if (hops.length > 0) {
+    const traced = v.metrics.hops.filter((h) => h.count > 0);
+    parts.push(
+      '<h3>Hop timings</h3>',
+      table(HOP_HEAD, hops),
+      barChart(
+        'p50 per hop',
+        traced.map((h) => ({ label: h.hop, value: h.p50Ms, text: ms(h.p50Ms) })),
+        Math.max(0, ...traced.map((h) => h.p50Ms ?? 0)),
+      ),
+    );
+  }
   parts.push('</section>');
   return parts.join('\n');
 }

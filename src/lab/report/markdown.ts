@@ -1,5 +1,7 @@
 // report.md: summary table, verdict per variant, faults, variant comparison and the command that
 // reproduces it. A pure function of the Report, so `archlab report <dir>` renders the same bytes.
+
+import type { CommandAccounting } from '../types.ts';
 import { ms, num, percent, worstText } from './format.ts';
 import type { Report, ReportVariant } from './render.ts';
 
@@ -45,6 +47,30 @@ function faultsTable(variant: ReportVariant): string {
     ms(f.steadyMs),
   ]);
   return table(['at', 'fault', 'detection', 'recovery', 'back to steady'], rows);
+}
+
+export function commandsText(c: CommandAccounting): string {
+  const measured = (value: number | null, what: string) =>
+    value === null ? `${what} not measured` : `${value} ${what}`;
+  return [
+    `${c.accepted} accepted`,
+    `${c.persisted} persisted`,
+    `${c.unverified} accepted for later and not checked`,
+    measured(c.projected, 'projected'),
+    `${c.deadLettered} dead-lettered`,
+    `${c.lost} lost`,
+    measured(c.duplicates, 'duplicates'),
+    `command→query lag p50 ${ms(c.lagP50Ms)}, p99 ${ms(c.lagP99Ms)}`,
+  ].join(', ');
+}
+
+export const HOP_HEAD = ['hop', 'requests', 'p50', 'p99', 'max'];
+
+/** One row per hop that some traced request showed. */
+export function hopRows(v: ReportVariant): string[][] {
+  return v.metrics.hops
+    .filter((h) => h.count > 0)
+    .map((h) => [h.hop, String(h.count), ms(h.p50Ms), ms(h.p99Ms), ms(h.maxMs)]);
 }
 
 export function renderMarkdown(report: Report): string {
@@ -105,11 +131,10 @@ export function renderMarkdown(report: Report): string {
       .map(([k, n]) => `${k}: ${n}`);
     if (counters.length > 0) out.push(`Gateway counters: ${cell(counters.join(', '))}.`, '');
     const c = v.metrics.commands;
-    if (c !== null) {
-      out.push(
-        `Commands: ${c.accepted} accepted, ${c.persisted} persisted, ${c.unverified} accepted for later and not checked, ${c.projected ?? 'not measured:'} projected, ${c.deadLettered} dead-lettered, ${c.lost} lost, ${c.duplicates ?? 'not measured:'} duplicates; command→query lag p50 ${ms(c.lagP50Ms)}, p99 ${ms(c.lagP99Ms)}.`,
-        '',
-      );
+    if (c !== null) out.push(`Commands: ${commandsText(c)}.`, '');
+    const hops = hopRows(v);
+    if (hops.length > 0) {
+      out.push('Hop timings (from the spans of the traced requests):', '', table(HOP_HEAD, hops), '');
     }
   }
   if (report.variants.length > 1) {

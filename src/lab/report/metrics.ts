@@ -1,5 +1,6 @@
 // Every figure of a variant, computed from its run's raw records and nothing else (pure: no clock,
 // no IO), so a report can be recomputed and checked against an independent count.
+import { type HopStats, hopStats } from '../traces.ts';
 import type { CommandAccounting, FaultRecord, GeneratorStats, RequestRecord, RunRecord } from '../types.ts';
 import { createHistogram, PRECISION_NOTE } from './histogram.ts';
 
@@ -79,6 +80,8 @@ export interface VariantMetrics {
   generator: GeneratorStats;
   counters: Record<string, number>;
   commands: CommandAccounting | null;
+  /** Per hop (client → gateway → service → store → bus → read model), from the requests' spans. */
+  hops: HopStats[];
 }
 
 /** 2xx and 3xx: a 202 is a success, the command was accepted for later. */
@@ -245,5 +248,6 @@ export function computeMetrics(run: RunRecord): VariantMetrics {
     generator: { ...run.generator },
     counters: { ...run.counters },
     commands: run.commands === null ? null : { ...run.commands },
+    hops: hopStats(run.requests),
   };
 }

@@ -10,6 +10,7 @@ import { Counter } from 'prom-client';
 import type { Job } from '../../bus/bus.ts';
 import type { Logger } from '../../kit/logger.ts';
 import { createService } from '../../kit/service.ts';
+import { consumeInSpan, withinCurrentSpan } from '../../kit/spans.ts';
 import { continueTrace, traceHeaders } from '../../kit/trace.ts';
 import { ProductsErrors } from '../products/errors.ts';
 import { openBus, type Program, serviceOptions } from '../program.ts';
@@ -45,7 +46,8 @@ export interface WorkerDeps {
 
 export async function processOrder(deps: WorkerDeps, job: Job): Promise<Settlement> {
   const { orderId, product, quantity } = job.payload as ProcessOrder;
-  const headers = traceHeaders(continueTrace(job.headers));
+  // Calls made for this delivery are children of its span (when traced).
+  const headers = traceHeaders(withinCurrentSpan(continueTrace(job.headers)));
   const reservation = await deps.upstream.post(
     'products-commands',
     `/internal/products/${encodeURIComponent(product)}/reservations`,
@@ -105,7 +107,12 @@ export const ordersWorker: Program = async (ctx) => {
     ORDERS_QUEUE,
     async function processOrderJob(job) {
       try {
-        const settlement = await processOrder(deps, job);
+        const settlement = await consumeInSpan(
+          job.headers,
+          `consume ${ORDERS_QUEUE}`,
+          { 'messaging.message.id': job.id, 'archlab.attempt': job.attempt },
+          () => processOrder(deps, job),
+        );
         settled.inc({ state: settlement.state });
       } catch (error) {
         ctx.log.warn({ err: error, orderId: job.id, attempt: job.attempt }, 'order attempt failed; will be retried');

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Bus } from '../../bus/bus.ts';
 import { AppError } from '../../kit/errors.ts';
+import { produceInSpan } from '../../kit/spans.ts';
 import { traceHeaders } from '../../kit/trace.ts';
 import { emailKey, isValidEmail } from '../users/email.ts';
 import { UsersErrors } from '../users/errors.ts';
@@ -69,10 +70,10 @@ export function registrationRoutes(app: FastifyInstance, ctx: RegistrationRoutes
     const flags = parseFailureFlags(request.body);
     const job: RegistrationJob = { email, flags, failureUuid, receivedAt: Date.now() };
     try {
-      await ctx.bus.enqueue(Queues.PRINCIPAL, job, {
-        id: registrationJobId(emailKey(email), failureUuid),
-        headers: traceHeaders(request.trace),
-      });
+      const id = registrationJobId(emailKey(email), failureUuid);
+      await produceInSpan(`bus enqueue ${Queues.PRINCIPAL}`, { 'messaging.message.id': id }, () =>
+        ctx.bus.enqueue(Queues.PRINCIPAL, job, { id, headers: traceHeaders(request.trace) }),
+      );
     } catch (error) {
       // The seed answered success whatever its broker did; here the client learns nothing was stored.
       throw new AppError(503, RegistrationErrors.ENQUEUE_FAILED, 'the registration could not be queued; retry', {

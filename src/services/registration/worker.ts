@@ -3,6 +3,7 @@
 import type { Bus, Job } from '../../bus/bus.ts';
 import { AppError } from '../../kit/errors.ts';
 import type { Logger } from '../../kit/logger.ts';
+import { consumeInSpan } from '../../kit/spans.ts';
 import { loadMigrations } from '../../store/migrations.ts';
 import type { Store } from '../../store/store.ts';
 import { CHAIN, Queues } from './chain.ts';
@@ -39,7 +40,17 @@ export function startRegistrar(options: RegistrarOptions): { close(): Promise<vo
   const { leaseMs, concurrency } = config;
 
   const consumers = CHAIN.map(({ stage, queue, next }) =>
-    bus.consume(queue, (job) => runStage(registrar, stage, job), { attempts: 1, next, leaseMs, concurrency }),
+    bus.consume(
+      queue,
+      (job) =>
+        consumeInSpan(
+          job.headers,
+          `consume ${queue}`,
+          { 'messaging.message.id': job.id, 'archlab.attempt': job.attempt },
+          () => runStage(registrar, stage, job),
+        ),
+      { attempts: 1, next, leaseMs, concurrency },
+    ),
   );
   // The failure log and its replay retry with backoff until replayAttempts; past that a job waits in
   // the replay queue's dead letters (bus.dead / bus.requeue), never dropped.
