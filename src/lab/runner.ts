@@ -3,11 +3,14 @@
 // load streams and the fault schedule from one start time, keep watching for `settle`, collect the
 // raw facts (per-request log, faults with their exact times, monitor transitions, gateway counters,
 // store-and-forward tickets), stop the system, and write the report with a verdict per hypothesis line.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AppError } from '../kit/errors.ts';
+import type { SpanLine } from '../kit/spans.ts';
 import type { Transition } from '../monitor/types.ts';
 import { LabErrors } from './errors.ts';
 import type { Experiment, FaultStep, LoadStream, RequestTemplate, VerifyTemplate } from './experiment.ts';
@@ -15,6 +18,7 @@ import { runLoad, streamSeed } from './load/generator.ts';
 import { compileTemplate } from './load/template.ts';
 import { computeMetrics, judge, type Report, writeReport } from './report/index.ts';
 import { type SystemUnderTest, startSystem, waitUntilHealthy } from './system.ts';
+import { traceAccounting, traceFacts } from './traces.ts';
 import type { CommandAccounting, FaultRecord, RequestRecord, RunRecord } from './types.ts';
 
 /** Load and faults start this long after the setup, so the first scheduled sends are not late. */
@@ -76,6 +80,7 @@ async function runVariant(
   const topologyFile = path.join(dir, 'topology.yaml');
   await writeFile(topologyFile, stringifyYaml(merge(base, variant.overrides)));
   const system = await startSystem({ topologyFile, dataDir: path.join(dir, 'data') });
+  let record: RunRecord;
   try {
     await waitUntilHealthy(system);
     const captured: Record<string, string> = {};
@@ -100,7 +105,7 @@ async function runVariant(
     progress(`[${variant.name}] load done; watching for ${experiment.settleMs} ms`);
     await sleep(experiment.settleMs);
     const endedAt = Date.now();
-    return {
+    record = {
       experiment: experiment.name,
       variant: variant.name,
       startedAt,
@@ -119,6 +124,42 @@ async function runVariant(
     };
   } finally {
     await system.stop();
+  }
+  // Read once the system stopped: every process has written its last spans on the way out.
+  attachTraces(record, await readSpans(path.join(system.dataDir, 'spans'), record.requests));
+  return record;
+}
+
+/** The spans of the run's traces from every process's `<instance>.jsonl` (other lines are skipped). */
+async function readSpans(dir: string, requests: readonly RequestRecord[]): Promise<SpanLine[]> {
+  const traces = new Set(requests.map((r) => r.traceId).filter((id) => id != null));
+  const files = await readdir(dir).catch(() => [] as string[]);
+  const spans: SpanLine[] = [];
+  for (const file of files.filter((name) => name.endsWith('.jsonl'))) {
+    const lines = createInterface({
+      input: createReadStream(path.join(dir, file)),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    for await (const line of lines) {
+      // The trace id is the first field: skip other traces without parsing them.
+      if (!traces.has(line.slice(12, 44))) continue;
+      try {
+        spans.push(JSON.parse(line) as SpanLine);
+      } catch {
+        // a line cut short by a SIGKILLed writer
+      }
+    }
+  }
+  return spans;
+}
+
+/** Each request's trace facts, and what they add to the command accounting. */
+function attachTraces(record: RunRecord, spans: readonly SpanLine[]) {
+  const facts = traceFacts(spans);
+  for (const request of record.requests) request.trace = request.traceId ? (facts.get(request.traceId) ?? null) : null;
+  if (record.commands !== null) {
+    const accepted = record.requests.filter((r) => r.command && r.status >= 200 && r.status < 300);
+    record.commands = { ...record.commands, ...traceAccounting(accepted) };
   }
 }
 
@@ -304,9 +345,10 @@ async function accountCommands(
     accepted: accepted.length,
     persisted,
     unverified,
-    projected: null,
     deadLettered,
     lost: Math.max(0, accepted.length - persisted - unverified - deadLettered),
+    // From the spans, once the system stopped (attachTraces).
+    projected: null,
     duplicates: null,
     lagP50Ms: null,
     lagP99Ms: null,

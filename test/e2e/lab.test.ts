@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { SpanLine } from '../../src/kit/spans.ts';
 import type { Report } from '../../src/lab/report/index.ts';
 import { CLI } from '../helpers/system.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -142,4 +143,92 @@ hypothesis:
   );
   assert.ok(run.counters.archlab_gateway_retries_total! > 0, 'the 500s were retried on another replica');
   assert.ok(run.requests.every((r) => r.status === 200));
+});
+
+test('commands traced end to end: hop timings, projections and command→query lag from the spans the system wrote', (t) => {
+  const dir = tmpDir(t, 'archlab-lab-');
+  const file = path.join(dir, 'sales.yaml');
+  writeFileSync(
+    file,
+    `name: traced-sales
+topology: ${SALES_TOPOLOGY}
+setup:
+  - method: POST
+    path: /api/vendedor
+    body: { nombre: Ana, apellido: Pérez, tipo_documento: CEDULA, numero_documento: "1", telefono: "3001234567" }
+    capture: seller
+load:
+  - name: sales
+    rate: 50
+    duration: 2s
+    request: { method: POST, path: "/api/venta/{seller}", command: true, body: { producto: cafe, cantidad: 1, cliente: Sol } }
+    verify: { path: "/api/venta/{id}", expect: { producto: cafe } }
+settle: 300ms
+hypothesis:
+  lostCommands: 0
+  commandToQueryLagMs: 5000
+`,
+  );
+  const out = path.join(dir, 'reports');
+  const result = archlab('experiment', 'run', file, '--out', out);
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  const [folder] = readdirSync(out);
+  const reportDir = path.join(out, folder!);
+  const report = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as Report;
+  const { run, metrics } = report.variants[0]!;
+  assert.equal(run.requests.length, 100);
+  const commands = metrics.commands!;
+  assert.equal(commands.accepted, 100);
+  assert.equal(commands.persisted, 100);
+  assert.equal(commands.lost, 0);
+  assert.equal(commands.duplicates, 0);
+
+  // Independently of the report's code: every request's chain in the raw span files, and the lag.
+  const spansDir = path.join(reportDir, 'variants', 'baseline', 'data', 'spans');
+  const spans = readdirSync(spansDir).flatMap((name) =>
+    readFileSync(path.join(spansDir, name), 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as SpanLine),
+  );
+  const nanos = (value: string) => Number(BigInt(value) / 1000n) / 1000; // µs precision is enough here
+  const lags: number[] = [];
+  for (const request of run.requests) {
+    const trace = spans.filter((s) => s.traceId === request.traceId);
+    const one = (kind: string, name: RegExp, parent: string | undefined) => {
+      const found = trace.filter((s) => s.kind === kind && name.test(s.name) && s.parentSpanId === parent);
+      assert.equal(found.length, 1, `${request.traceId}: one ${kind} ${name} under ${parent}`);
+      return found[0]!;
+    };
+    const gateway = one('SERVER', /^POST \/api\/venta$/, request.traceId!.slice(16));
+    const attempt = one('CLIENT', /^try sales-commands-1$/, gateway.spanId);
+    const handler = one('SERVER', /^POST \/venta\//, attempt.spanId);
+    const commit = one('INTERNAL', /^store commit$/, handler.spanId);
+    one('PRODUCER', /^bus append sales$/, handler.spanId);
+    const projections = trace.filter((s) => s.kind === 'CONSUMER' && s.parentSpanId === handler.spanId);
+    assert.deepEqual(
+      projections.map((s) => s.resource['service.instance.id']).sort(),
+      ['sales-queries-1', 'sales-queries-2', 'sales-queries-3'],
+      'each replica applied the sale once',
+    );
+    const projected = Math.min(...projections.map((s) => nanos(s.endTimeUnixNano)));
+    lags.push(projected - nanos(commit.endTimeUnixNano));
+  }
+  assert.equal(commands.projected, 100);
+  lags.sort((a, b) => a - b);
+  assert.ok(Math.abs(commands.lagP50Ms! - lags[49]!) < 0.01, `lag p50 ${commands.lagP50Ms} vs ${lags[49]}`);
+  assert.ok(Math.abs(commands.lagP99Ms! - lags[98]!) < 0.01, `lag p99 ${commands.lagP99Ms} vs ${lags[98]}`);
+  const hops = new Map(metrics.hops.map((h) => [h.hop, h]));
+  for (const hop of [
+    'client → gateway',
+    'gateway → service',
+    'service → store commit',
+    'store → bus',
+    'bus → read model',
+  ]) {
+    assert.equal(hops.get(hop)?.count, 100, hop);
+  }
+  const md = readFileSync(path.join(reportDir, 'report.md'), 'utf8');
+  assert.match(md, /\| store → bus \| 100 \|/);
+  assert.match(md, /100 projected, 0 dead-lettered, 0 lost, 0 duplicates/);
 });
