@@ -162,10 +162,11 @@ for (const r of rows) {
 }
 const measured = rows.filter((r) => r.rate !== 'closed loop');
 const starvedAt = measured.filter((r) => r.starved === 'true').map((r) => r.rate);
-const atGoal = measured.filter((r) => Number(r.rate) >= GOAL_PER_SECOND);
-const verdict = atGoal.length > 0 && atGoal.every((r) => r.starved === 'false') ? 'met' : 'MISSED';
+// The goal is the issue's: 20k req/s on one core. Higher rates are shown to find where it ends.
+const atGoal = measured.find((r) => Number(r.rate) === GOAL_PER_SECOND);
+const verdict = atGoal !== undefined && atGoal.starved === 'false' ? 'met' : 'MISSED';
 console.log(
-  `\ngoal: ${verdict}: every rate ≥ ${GOAL_PER_SECOND} req/s kept its schedule on one event loop` +
+  `\ngoal: ${verdict}: ${GOAL_PER_SECOND} req/s kept its schedule on one event loop` +
     ` (starved at: ${starvedAt.length === 0 ? 'none' : starvedAt.join(', ')})` +
     '\nlag: actual send − scheduled send; starved: lag p99 > max(5 ms, 10 % of the mean interval); gen CPU: user+sys of this process over the run (% of one core)',
 );
