@@ -12,7 +12,7 @@ import { errorBody, KitErrors } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import { createRegistry } from '../kit/metrics.ts';
 import { nowMs, tracing } from '../kit/spans.ts';
-import { childOf, continueTrace, type TraceContext } from '../kit/trace.ts';
+import { childOf, continueTrace, type TraceContext, traceHeaders } from '../kit/trace.ts';
 import { grpcServing } from '../monitor/probes/grpc.ts';
 import type { RouteSpec, Topology } from '../topology/types.ts';
 import { type AdminServer, createAdminServer } from './admin.ts';
@@ -300,14 +300,18 @@ export function createGateway(options: GatewayOptions): Gateway {
       tried.add(member.name);
       const another = pool!.members.some((m) => m.state === 'healthy' && !tried.has(m.name));
       const started = performance.now();
+      const attempt = trace.sampled && tracing() ? childOf(trace) : trace;
+      const attemptStartMs = attempt === trace ? 0 : nowMs();
       member.outstanding += 1;
       let answer: StoredAnswer | Failure;
       try {
-        answer = await sendGrpc(member.origin, call, another ? Math.min(remainingMs, spec.tryTimeoutMs) : remainingMs);
+        const tryMs = another ? Math.min(remainingMs, spec.tryTimeoutMs) : remainingMs;
+        answer = await sendGrpc(member.origin, call, tryMs, traceHeaders(attempt));
       } finally {
         member.outstanding -= 1;
       }
       const outcome: Outcome = 'failure' in answer ? answer : { status: answer.status };
+      if (attempt !== trace) recordAttemptSpan(attempt, attemptStartMs, member.name, outcome);
       metrics.attempt(spec.service, member, outcome, (performance.now() - started) / 1000);
       if (!('failure' in answer && answer.unavailable)) pool!.record(member, outcome);
       if (!('failure' in answer)) {
@@ -326,8 +330,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   /** One gRPC call as an HTTP-shaped answer: 200 { operation, result }, 422 for bad arguments, or a Failure. */
-  async function sendGrpc(origin: string, call: StoredCall, deadlineMs: number): Promise<StoredAnswer | Failure> {
-    const outcome = await grpcUpstreams.call(origin, call.method, call.message, deadlineMs);
+  async function sendGrpc(
+    origin: string,
+    call: StoredCall,
+    deadlineMs: number,
+    headers?: Record<string, string>,
+  ): Promise<StoredAnswer | Failure> {
+    const outcome = await grpcUpstreams.call(origin, call.method, call.message, deadlineMs, { headers });
     if (outcome.ok) {
       const body = JSON.stringify({ operation: call.method.toLowerCase(), result: outcome.response.result });
       return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: Buffer.from(body) };

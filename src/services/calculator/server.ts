@@ -22,6 +22,7 @@ import { KitErrors } from '../../kit/errors.ts';
 import { createFaults, type Faults } from '../../kit/faults.ts';
 import { bindAddress, ERROR_CODE_KEY, loadService } from '../../kit/grpc.ts';
 import { createHealthService } from '../../kit/grpc-health.ts';
+import { nowMs, recordSpan, tracing } from '../../kit/spans.ts';
 import { continueTrace, type TraceContext } from '../../kit/trace.ts';
 import type { ProgramContext, RunningProgram } from '../program.ts';
 import { CalculatorError, checkResult, type Operands, type Operation, readOperands } from './operations.ts';
@@ -63,14 +64,22 @@ export async function startCalculatorServer(
       return;
     }
     const trace = continueTrace(stringHeaders(call.metadata));
+    const startMs = trace.sampled && tracing() ? nowMs() : 0;
     const deadline = call.getDeadline();
     const context: CallContext = { trace, deadline: deadline instanceof Date ? deadline.getTime() : deadline };
     (async () => {
       const operands = readOperands(call.request);
       return checkResult(operation, operands, await handler(operands, context));
     })().then(
-      (result) => callback(null, { result }),
-      (error: unknown) => callback(failure(error, trace)),
+      (result) => {
+        callback(null, { result });
+        if (startMs !== 0) recordCallSpan(trace, startMs, operation, ctx.instance, undefined);
+      },
+      (error: unknown) => {
+        const answer = failure(error, trace);
+        callback(answer);
+        if (startMs !== 0) recordCallSpan(trace, startMs, operation, ctx.instance, answer.details);
+      },
     );
   };
   server.addService(Calculator.service, { [operation]: serve });
@@ -120,6 +129,21 @@ export async function startCalculatorServer(
   const host = ctx.host.includes(':') ? `[${ctx.host}]` : ctx.host;
   ctx.log.info({ operation, faults: faults.all() }, 'calculator serving');
   return { url: `http://${host}:${port}` };
+}
+
+/** The SERVER span of one call (its id is the trace context's: calls it makes are its children). */
+function recordCallSpan(trace: TraceContext, startMs: number, operation: string, instance: string, error?: string) {
+  recordSpan({
+    traceId: trace.traceId,
+    spanId: trace.spanId,
+    parentSpanId: trace.parentSpanId,
+    name: `grpc ${CALCULATOR_SERVICE}/${operation}`,
+    kind: 'SERVER',
+    startMs,
+    endMs: nowMs(),
+    attributes: { 'rpc.system': 'grpc', 'rpc.method': operation, 'archlab.instance': instance },
+    error,
+  });
 }
 
 /** The string-valued request metadata (binary `-bin` entries dropped), as trace headers. */
