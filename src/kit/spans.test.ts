@@ -167,3 +167,25 @@ test('spans are exported over OTLP/HTTP JSON when an endpoint is configured', as
     { key: 'ratio', value: { doubleValue: 0.5 } },
   ]);
 });
+
+test('a span file past its size limit is rotated once, keeping disk use bounded', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'archlab-spans-'));
+  const tracer = startSpanFile({ dataDir: dir, service: 'gateway', instance: 'gateway', maxFileBytes: 2000 });
+  try {
+    for (let i = 0; i < 40; i++) {
+      await withSpan(PARENT, `span ${i}`, 'INTERNAL', {}, async () => undefined);
+      await tracer.flush(); // one write per span: each write checks the size
+    }
+  } finally {
+    await tracer.close();
+  }
+  const current = await readLines(path.join(dir, 'spans', 'gateway.jsonl'));
+  const previous = await readLines(path.join(dir, 'spans', 'gateway.1.jsonl'));
+  await rm(dir, { recursive: true, force: true });
+  assert.ok(previous.length > 0, 'rotated');
+  assert.ok(current.length + previous.length < 40, 'older files are not kept');
+  assert.equal(current.at(-1)!.name, 'span 39');
+  // Consecutive: the rotated file ends where the current one starts.
+  const last = Number(previous.at(-1)!.name.split(' ')[1]);
+  assert.equal(current[0]!.name, `span ${last + 1}`);
+});

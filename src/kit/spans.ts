@@ -5,9 +5,10 @@
 //
 // Only sampled traces are recorded (the W3C flag); a trace that starts here is sampled with the
 // process's root ratio. Spans are buffered and written every FLUSH_MS or FLUSH_LINES, so a SIGKILLed
-// process loses at most its last FLUSH_MS of spans. A process that configured nothing records nothing.
+// process loses at most its last FLUSH_MS of spans; a file past MAX_FILE_BYTES is rotated once, so disk
+// use stays bounded. A process that configured nothing records nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { newSpanId, parseTraceparent, setRootSampleRatio, type TraceContext } from './trace.ts';
 
@@ -56,6 +57,8 @@ export interface Tracer {
 
 const FLUSH_MS = 200;
 const FLUSH_LINES = 512;
+/** A span file past this size is rotated to `<instance>.1.jsonl`, so each process keeps at most twice this. */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** Spans kept for the OTLP exporter while the collector does not answer; older ones are dropped. */
 const EXPORT_BACKLOG = 10_000;
 
@@ -152,6 +155,8 @@ export interface SpanFileOptions {
   otlpEndpoint?: string | undefined;
   /** Share of traces starting in this process that are sampled (0..1, default 1). */
   rootSampleRatio?: number;
+  /** Rotation size (default 64 MiB). */
+  maxFileBytes?: number;
 }
 
 /** Makes this process record spans to `<dataDir>/spans/<instance>.jsonl` (and OTLP when configured). */
@@ -164,14 +169,24 @@ export function startSpanFile(options: SpanFileOptions): Tracer {
   const exporter = options.otlpEndpoint ? otlpExporter(options.otlpEndpoint, resource) : undefined;
   let lines: string[] = [];
   let closed = false;
+  const file = path.join(dir, `${options.instance}.jsonl`);
+  const maxBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
+  let size = 0;
   const write = () => {
     if (lines.length === 0) return;
+    if (fd !== undefined && size >= maxBytes) {
+      // Bounded on disk: the full file becomes `<instance>.1.jsonl` (replacing the one before).
+      closeSync(fd);
+      fd = undefined;
+      renameSync(file, path.join(dir, `${options.instance}.1.jsonl`));
+    }
     if (fd === undefined) {
       mkdirSync(dir, { recursive: true });
-      fd = openSync(path.join(dir, `${options.instance}.jsonl`), 'a');
+      fd = openSync(file, 'a');
+      size = fstatSync(fd).size;
     }
     // One synchronous write of a few KB every FLUSH_MS: simpler than a stream and loses no order.
-    writeSync(fd, `${lines.join('\n')}\n`);
+    size += writeSync(fd, `${lines.join('\n')}\n`);
     lines = [];
   };
   const timer = setInterval(() => {
