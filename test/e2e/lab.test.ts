@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { SpanLine } from '../../src/kit/spans.ts';
 import type { Report } from '../../src/lab/report/index.ts';
 import { CLI } from '../helpers/system.ts';
@@ -20,11 +20,23 @@ const archlab = (...args: string[]) =>
     env: { ...process.env, ARCHLAB_LOG_LEVEL: 'error' },
   });
 
-test('an experiment run: report files, verdict, and figures equal to an independent count', (t) => {
+/** Writes the experiment, runs it (expecting exit 0) and returns its report folder and report.json. */
+function runExperiment(t: TestContext, yaml: string) {
   const dir = tmpDir(t, 'archlab-lab-');
-  const file = path.join(dir, 'short.yaml');
-  writeFileSync(
-    file,
+  const file = path.join(dir, 'experiment.yaml');
+  writeFileSync(file, yaml);
+  const out = path.join(dir, 'reports');
+  const result = archlab('experiment', 'run', file, '--out', out);
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  const [folder] = readdirSync(out);
+  const reportDir = path.join(out, folder!);
+  const report = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as Report;
+  return { result, reportDir, report };
+}
+
+test('an experiment run: report files, verdict, and figures equal to an independent count', (t) => {
+  const { result, reportDir, report } = runExperiment(
+    t,
     `name: short-kill
 topology: ${SALES_TOPOLOGY}
 setup:
@@ -42,16 +54,9 @@ hypothesis:
   detectionMs: 1000
 `,
   );
-  const out = path.join(dir, 'reports');
-  const result = archlab('experiment', 'run', file, '--out', out);
-  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /holds +\[baseline\] availability/);
-
-  const [folder] = readdirSync(out);
-  const reportDir = path.join(out, folder!);
   for (const name of ['report.json', 'report.md', 'report.html'])
     assert.ok(existsSync(path.join(reportDir, name)), name);
-  const report = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as Report;
   const [variant] = report.variants;
   const { run, metrics } = variant!;
 
@@ -112,10 +117,8 @@ hypothesis:
 });
 
 test('request faults: errors injected on the principal replica are masked by retries and ejection, then cleared', (t) => {
-  const dir = tmpDir(t, 'archlab-lab-');
-  const file = path.join(dir, 'errors.yaml');
-  writeFileSync(
-    file,
+  const { report } = runExperiment(
+    t,
     `name: injected-errors
 topology: ${SALES_TOPOLOGY}
 load:
@@ -128,11 +131,6 @@ hypothesis:
   availability: { overall: 1 }
 `,
   );
-  const out = path.join(dir, 'reports');
-  const result = archlab('experiment', 'run', file, '--out', out);
-  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
-  const [folder] = readdirSync(out);
-  const report = JSON.parse(readFileSync(path.join(out, folder!, 'report.json'), 'utf8')) as Report;
   const { run } = report.variants[0]!;
   assert.deepEqual(
     run.faults.map((f) => [f.action, f.ok]),
@@ -146,10 +144,8 @@ hypothesis:
 });
 
 test('commands traced end to end: hop timings, projections and command→query lag from the spans the system wrote', (t) => {
-  const dir = tmpDir(t, 'archlab-lab-');
-  const file = path.join(dir, 'sales.yaml');
-  writeFileSync(
-    file,
+  const { reportDir, report } = runExperiment(
+    t,
     `name: traced-sales
 topology: ${SALES_TOPOLOGY}
 setup:
@@ -169,12 +165,6 @@ hypothesis:
   commandToQueryLagMs: 5000
 `,
   );
-  const out = path.join(dir, 'reports');
-  const result = archlab('experiment', 'run', file, '--out', out);
-  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
-  const [folder] = readdirSync(out);
-  const reportDir = path.join(out, folder!);
-  const report = JSON.parse(readFileSync(path.join(reportDir, 'report.json'), 'utf8')) as Report;
   const { run, metrics } = report.variants[0]!;
   assert.equal(run.requests.length, 100);
   const commands = metrics.commands!;
