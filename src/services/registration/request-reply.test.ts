@@ -124,3 +124,30 @@ test('a request the bus refuses rejects at once with the bus error', async (t) =
     (error) => isAppError(error) && error.code === 'bus_unavailable',
   );
 });
+
+test('a deadline that passes while the enqueue still waits for the broker rejects the caller, not the process', async (t) => {
+  const { bus } = await setup(t);
+  let release!: () => void;
+  const brokerBack = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const waiting = startRequester(
+    {
+      consume: bus.consume.bind(bus),
+      counts: bus.counts.bind(bus),
+      dead: bus.dead.bind(bus),
+      requeue: bus.requeue.bind(bus),
+      enqueue: async () => {
+        await brokerBack;
+        throw new AppError(503, 'bus_unavailable', 'broker down');
+      },
+    },
+    { replyQueue: 'replies.c', log },
+  );
+  t.after(() => waiting.close());
+  const request = waiting.request('anything', {}, { timeoutMs: 20 });
+  // Timers fire in order: the request's deadline (20 ms) passes before the enqueue gives up (60 ms).
+  // Before the fix the deadline rejected a promise nothing awaited yet, and the process died of it.
+  setTimeout(release, 60);
+  await assert.rejects(request, (error) => isAppError(error) && error.code === 'bus_unavailable');
+});

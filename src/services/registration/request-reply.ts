@@ -95,6 +95,10 @@ export function startRequester(queues: WorkQueues, options: { replyQueue: string
         };
         waiter = { resolve: resolve as (body: unknown) => void, reject, timer: setTimeout(expire, timeoutMs) };
       });
+      // The deadline can pass while the enqueue below is still waiting for the broker: nothing awaits
+      // `answer` yet, and its rejection would be unhandled and end the process. The caller still gets
+      // the rejection from `return answer`.
+      answer.catch(() => {});
       // Registered before the send, so an answer faster than the enqueue's return finds its waiter.
       waiting.set(correlationId, waiter);
       const message: RequestMessage = { correlationId, replyTo: replyQueue, deadline, body };
