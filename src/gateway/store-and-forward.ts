@@ -14,7 +14,8 @@
 // instance is not replayed on and on). A refused connection is not an attempt: nothing was sent; nor
 // is an instance's "a dependency of mine is down" (it is asked again after a backoff).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Bus, StreamEvent } from '../bus/bus.ts';
+import type { Bus, NewEvent, StreamEvent } from '../bus/bus.ts';
+import { isAppError } from '../kit/errors.ts';
 import type { Logger } from '../kit/logger.ts';
 import type { Pools } from './pool.ts';
 import { type Failure, type StoredAnswer, send, type Upstreams } from './proxy.ts';
@@ -155,15 +156,32 @@ export async function openJournal(options: JournalOptions): Promise<Journal> {
   }
 
   async function complete(request: StoredRequest, completion: Completion) {
-    await bus.append(RESULTS_STREAM, [
-      { id: `result:${request.ticket}`, type: `request.${completion.state}`, data: completion },
-    ]);
+    await recordResult({ id: `result:${request.ticket}`, type: `request.${completion.state}`, data: completion });
     completions.set(request.ticket, completion);
     addBacklog(request.service, -1);
     log.info(
       { ticket: request.ticket, service: request.service, state: completion.state, status: completion.status },
       `ticket ${request.ticket} ${completion.state}`,
     );
+  }
+
+  /**
+   * Appends an outcome, retrying while the bus is away: were the append to throw, the subscription
+   * would offer the request again and it would be sent once more. Throws only when closing.
+   */
+  async function recordResult(event: NewEvent) {
+    let delayMs = replay.backoffBaseMs;
+    for (;;) {
+      try {
+        await bus.append(RESULTS_STREAM, [event]);
+        return;
+      } catch (error) {
+        if (!isAppError(error) || !error.retryable) throw error;
+        log.warn({ err: error, id: event.id, retryInMs: delayMs }, 'could not record a replay result; retrying');
+        await sleep(delayMs, undefined, { signal: abort.signal });
+        delayMs = Math.min(replay.backoffCapMs, delayMs * 2);
+      }
+    }
   }
 
   /** Sends one stored request until it is answered or dead-lettered; throws only when closing. */

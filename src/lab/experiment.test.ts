@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AppError } from '../kit/errors.ts';
 import { loadTopology } from '../topology/loader.ts';
-import { DEFAULT_TOPOLOGY, loadExperiment, parseExperiment, toMs } from './experiment.ts';
+import { DEFAULT_TOPOLOGY, isBrokerFault, loadExperiment, parseExperiment, toMs } from './experiment.ts';
 
 const MINIMAL = `name: reads
 load:
@@ -26,6 +26,56 @@ test('a minimal file gets every default', () => {
   assert.deepEqual(experiment.variants, [{ name: 'baseline', overrides: {} }]);
   assert.deepEqual(experiment.faults, []);
   assert.equal(experiment.settleMs, 2000);
+  assert.equal(experiment.broker, undefined, 'the system keeps the bus its topology names');
+});
+
+test('broker faults make the lab start its own broker; so does broker: redis alone', () => {
+  const experiment = parseExperiment(
+    `${MINIMAL}faults:
+  - { at: 5s, action: broker-start, target: redis }
+  - { at: 2s, action: broker-kill, target: redis }
+  - { at: 8s, action: broker-stop, target: redis }
+  - { at: 9s, action: broker-start, target: redis }
+`,
+    '/x/broker.yaml',
+  );
+  assert.equal(experiment.broker, 'redis');
+  assert.deepEqual(
+    experiment.faults.map((f) => [f.atMs, f.action, f.target]),
+    [
+      [2000, 'broker-kill', 'redis'],
+      [5000, 'broker-start', 'redis'],
+      [8000, 'broker-stop', 'redis'],
+      [9000, 'broker-start', 'redis'],
+    ],
+  );
+  assert.equal(parseExperiment(`${MINIMAL}broker: redis\n`, null).broker, 'redis');
+});
+
+test('issue 7: broker faults name the broker, take no hold or value, and fit its state in time order', () => {
+  const text = `${MINIMAL}faults:
+  - { at: 1s, action: broker-kill, target: sales-queries-1 }
+  - { at: 2s, action: broker-start, target: redis, hold: true }
+  - { at: 3s, action: broker-start, target: redis }
+  - { at: 4s, action: broker-stop, target: redis }
+  - { at: 5s, action: broker-kill, target: redis }
+broker: rabbitmq
+`;
+  assert.throws(
+    () => parseExperiment(text, '/x/broker.yaml'),
+    (error: Error) => {
+      for (const expected of [
+        /^\/x\/broker\.yaml:5:\d+ faults\.0\.target: broker faults target the broker: redis$/m,
+        /^\/x\/broker\.yaml:6:\d+ faults\.1: broker-start takes no hold or value$/m,
+        /^\/x\/broker\.yaml:7:\d+ faults\.2: broker-start at 3s: the broker is running then$/m,
+        /^\/x\/broker\.yaml:9:\d+ faults\.4: broker-kill at 5s: the broker is already down \(broker-stop at 4s\)$/m,
+        /^\/x\/broker\.yaml:10:\d+ broker: must be one of: redis \(got "rabbitmq"\)$/m,
+      ]) {
+        assert.match(error.message, expected);
+      }
+      return true;
+    },
+  );
 });
 
 test('faults are sorted by time, durations in any unit, topology relative to the file, POST is a command', () => {
@@ -110,6 +160,7 @@ test('every bundled experiment parses, and its topology loads', async () => {
     const experiment = await loadExperiment(path.join(dir, name));
     const topology = await loadTopology(experiment.topology, { dataDir: '/tmp/unused', env: {} });
     for (const fault of experiment.faults) {
+      if (isBrokerFault(fault.action)) continue; // the lab's own broker, checked by parseExperiment
       const services = topology.services.map((s) => s.name);
       assert.ok(
         services.some((s) => fault.target.startsWith(`${s}-`)),

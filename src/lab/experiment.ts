@@ -11,9 +11,31 @@ import type { Hypothesis } from './types.ts';
 /**
  * Process faults (through the supervisor) and request faults on one instance (its /_admin/faults):
  * `delay` adds `value` ms to every answer, `errors` fails a `value` share (0..1) with 500, `clear`
- * removes both.
+ * removes both. Broker faults act on the lab's own broker (target `redis`, see broker.ts):
+ * `broker-stop` is a graceful stop (SIGTERM), `broker-kill` a crash (SIGKILL), `broker-start` brings
+ * it back on the same port and data.
  */
-export type FaultAction = 'kill' | 'hang' | 'resume' | 'restart' | 'delay' | 'errors' | 'clear';
+export type FaultAction = InstanceFaultAction | BrokerFaultAction;
+type InstanceFaultAction = 'kill' | 'hang' | 'resume' | 'restart' | 'delay' | 'errors' | 'clear';
+export type BrokerFaultAction = 'broker-stop' | 'broker-kill' | 'broker-start';
+
+const INSTANCE_FAULTS: readonly InstanceFaultAction[] = [
+  'kill',
+  'hang',
+  'resume',
+  'restart',
+  'delay',
+  'errors',
+  'clear',
+];
+const BROKER_FAULTS: readonly BrokerFaultAction[] = ['broker-stop', 'broker-kill', 'broker-start'];
+/** The brokers the lab can start for an experiment (the target of broker faults). */
+export const BROKERS = ['redis'] as const;
+export type BrokerKind = (typeof BROKERS)[number];
+
+export function isBrokerFault(action: FaultAction): action is BrokerFaultAction {
+  return (BROKER_FAULTS as readonly string[]).includes(action);
+}
 
 export interface RequestTemplate {
   method: string;
@@ -78,6 +100,11 @@ export interface Experiment {
   /** How long to keep watching after the load ends (late replays, fail-back). */
   settleMs: number;
   variants: Variant[];
+  /**
+   * A broker the lab starts for each variant and hands the system as its bus (`broker: redis`, or
+   * implied by any broker fault); undefined: the system uses the bus its topology names.
+   */
+  broker: BrokerKind | undefined;
 }
 
 const DURATION = '^\\d+(\\.\\d+)?(ms|s|m)$';
@@ -124,6 +151,7 @@ export const experimentSchema = {
     topology: { type: 'string', minLength: 1 },
     seed: { type: 'integer', minimum: 0 },
     settle: duration,
+    broker: { enum: BROKERS },
     hypothesis: {
       type: 'object',
       properties: {
@@ -192,7 +220,7 @@ export const experimentSchema = {
         type: 'object',
         properties: {
           at: duration,
-          action: { enum: ['kill', 'hang', 'resume', 'restart', 'delay', 'errors', 'clear'] },
+          action: { enum: [...INSTANCE_FAULTS, ...BROKER_FAULTS] },
           target: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
           hold: { type: 'boolean' },
           value: { type: 'number', minimum: 0 },
@@ -231,6 +259,7 @@ interface RawExperiment {
   topology?: string;
   seed?: number;
   settle?: number | string;
+  broker?: BrokerKind;
   hypothesis?: Hypothesis;
   setup?: RawRequest[];
   load: {
@@ -248,7 +277,8 @@ interface RawExperiment {
   variants?: { name: string; overrides?: Record<string, unknown> }[];
 }
 
-const validate = new Ajv({ allErrors: true, strict: false }).compile<RawExperiment>(experimentSchema);
+// verbose: errors carry the offending value, so a message can say what it got.
+const validate = new Ajv({ allErrors: true, strict: false, verbose: true }).compile<RawExperiment>(experimentSchema);
 
 /** The bundled default topology, when an experiment names none. */
 export const DEFAULT_TOPOLOGY = new URL('../../archlab.yaml', import.meta.url).pathname;
@@ -319,6 +349,8 @@ export function parseExperiment(text: string, file: string | null): Experiment {
       .sort((a, b) => a.atMs - b.atMs),
     settleMs: raw.settle === undefined ? 2000 : toMs(raw.settle),
     variants: (raw.variants ?? [{ name: 'baseline' }]).map((v) => ({ name: v.name, overrides: v.overrides ?? {} })),
+    // crossCheck has made sure a broker fault's target is one of BROKERS.
+    broker: raw.broker ?? ((raw.faults ?? []).find((fault) => isBrokerFault(fault.action))?.target as BrokerKind),
   };
 }
 
@@ -353,6 +385,7 @@ function crossCheck(raw: unknown): Located[] {
       problems.push({ segments: ['faults', index, 'value'], message: 'errors takes a share from 0 to 1' });
     }
   }
+  problems.push(...brokerProblems(Array.isArray(experiment.faults) ? experiment.faults : []));
   const names = new Set<string>();
   for (const [index, variant] of (Array.isArray(experiment.variants) ? experiment.variants : []).entries()) {
     if (typeof variant?.name !== 'string') continue;
@@ -360,6 +393,49 @@ function crossCheck(raw: unknown): Located[] {
       problems.push({ segments: ['variants', index, 'name'], message: `duplicate variant name "${variant.name}"` });
     }
     names.add(variant.name);
+  }
+  return problems;
+}
+
+type RawFault = NonNullable<RawExperiment['faults']>[number];
+
+/**
+ * Broker faults name a broker the lab can start, take no hold or value, and fit the broker's state in
+ * time order: stop or kill while it runs, start once it is down (it runs when the load begins).
+ */
+function brokerProblems(faults: readonly unknown[]): Located[] {
+  const problems: Located[] = [];
+  const broker = faults
+    .map((fault, index) => ({ fault: fault as RawFault, index }))
+    .filter(({ fault }) => typeof fault === 'object' && fault !== null && isBrokerFault(fault.action));
+  for (const { fault, index } of broker) {
+    if (!(BROKERS as readonly string[]).includes(fault.target)) {
+      problems.push({
+        segments: ['faults', index, 'target'],
+        message: `broker faults target the broker: ${BROKERS.join(', ')}`,
+      });
+    }
+    if (fault.hold !== undefined || fault.value !== undefined) {
+      problems.push({ segments: ['faults', index], message: `${fault.action} takes no hold or value` });
+    }
+  }
+  const timed = broker.filter(
+    ({ fault }) => typeof fault.at === 'number' || new RegExp(DURATION).test(String(fault.at)),
+  );
+  let down: RawFault | undefined;
+  for (const { fault, index } of timed.sort((a, b) => toMs(a.fault.at) - toMs(b.fault.at))) {
+    if (fault.action === 'broker-start' && down === undefined) {
+      problems.push({
+        segments: ['faults', index],
+        message: `broker-start at ${fault.at}: the broker is running then`,
+      });
+    } else if (fault.action !== 'broker-start' && down !== undefined) {
+      problems.push({
+        segments: ['faults', index],
+        message: `${fault.action} at ${fault.at}: the broker is already down (${down.action} at ${down.at})`,
+      });
+    }
+    down = fault.action === 'broker-start' ? undefined : (down ?? fault);
   }
   return problems;
 }

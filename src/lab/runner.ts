@@ -12,8 +12,16 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { AppError } from '../kit/errors.ts';
 import type { SpanLine } from '../kit/spans.ts';
 import type { Transition } from '../monitor/types.ts';
+import { type Broker, startBroker } from './broker.ts';
 import { LabErrors } from './errors.ts';
-import type { Experiment, FaultStep, LoadStream, RequestTemplate, VerifyTemplate } from './experiment.ts';
+import {
+  type Experiment,
+  type FaultStep,
+  isBrokerFault,
+  type LoadStream,
+  type RequestTemplate,
+  type VerifyTemplate,
+} from './experiment.ts';
 import { runLoad, streamSeed } from './load/generator.ts';
 import { compileTemplate } from './load/template.ts';
 import { computeMetrics, judge, type Report, writeReport } from './report/index.ts';
@@ -79,7 +87,16 @@ async function runVariant(
   const base = parseYaml(await readFile(experiment.topology, 'utf8')) as Record<string, unknown>;
   const topologyFile = path.join(dir, 'topology.yaml');
   await writeFile(topologyFile, stringifyYaml(merge(base, variant.overrides)));
-  const system = await startSystem({ topologyFile, dataDir: path.join(dir, 'data') });
+  // The lab's own broker, when the experiment has one: the system's bus, faulted on schedule.
+  const broker = experiment.broker === undefined ? undefined : await startBroker(path.join(dir, 'broker'));
+  const system = await startSystem({
+    topologyFile,
+    dataDir: path.join(dir, 'data'),
+    env: broker === undefined ? {} : { ARCHLAB_BUS_URL: `${broker.url}?prefix=lab:` },
+  }).catch(async (error: unknown) => {
+    await broker?.close();
+    throw error;
+  });
   let record: RunRecord;
   try {
     await waitUntilHealthy(system);
@@ -89,7 +106,7 @@ async function runVariant(
 
     const startedAt = Date.now() + LEAD_MS;
     const runId = `${experiment.name}-${variant.name}-${startedAt.toString(36)}`;
-    const faults = scheduleFaults(system, experiment.faults, startedAt);
+    const faults = scheduleFaults({ system, broker }, experiment.faults, startedAt);
     const load = await runLoad({
       origin: system.run.gateway!,
       startAt: startedAt,
@@ -124,6 +141,7 @@ async function runVariant(
     };
   } finally {
     await system.stop();
+    await broker?.close();
   }
   // Read once the system stopped: every process has written its last spans on the way out.
   attachTraces(record, await readSpans(path.join(system.dataDir, 'spans'), record.requests));
@@ -178,15 +196,21 @@ function phaseAt(faults: readonly FaultStep[], elapsedMs: number): string {
   return last === undefined ? 'steady' : `after ${last.action} ${last.target}`;
 }
 
+/** What faults act on: the system's instances, and the lab's own broker when the experiment has one. */
+interface FaultTargets {
+  system: SystemUnderTest;
+  broker: Broker | undefined;
+}
+
 /** Carries out every fault at its time (from one start time, never drifting), recording the exact moment. */
-async function scheduleFaults(system: SystemUnderTest, faults: readonly FaultStep[], startedAt: number) {
+async function scheduleFaults(targets: FaultTargets, faults: readonly FaultStep[], startedAt: number) {
   const records: FaultRecord[] = [];
   for (const fault of faults) {
     const due = startedAt + fault.atMs - Date.now();
     if (due > 0) await sleep(due);
     const at = Date.now();
     try {
-      await carryOut(system, fault);
+      await carryOut(targets, fault);
       records.push({ plannedMs: fault.atMs, at, action: fault.action, target: fault.target, ok: true, error: null });
     } catch (error) {
       const message = (error as Error).message;
@@ -224,7 +248,13 @@ export function withCaptured<T extends RequestTemplate>(request: T, captured: Re
 
 const REQUEST_FAULTS = { delay: 'http.delay-ms', errors: 'http.error-rate' } as const;
 
-async function carryOut(system: SystemUnderTest, fault: FaultStep) {
+const BROKER_FAULTS = { 'broker-stop': 'stop', 'broker-kill': 'kill', 'broker-start': 'start' } as const;
+
+async function carryOut({ system, broker }: FaultTargets, fault: FaultStep) {
+  if (isBrokerFault(fault.action)) {
+    if (broker === undefined) throw new AppError(409, LabErrors.FAULT_FAILED, `${fault.action}: no broker was started`);
+    return broker[BROKER_FAULTS[fault.action]]();
+  }
   if (fault.action === 'delay' || fault.action === 'errors') {
     return system.requestFault(fault.target, REQUEST_FAULTS[fault.action], fault.value);
   }

@@ -27,12 +27,14 @@ export async function startSystem(options: {
   topologyFile: string;
   dataDir: string;
   startTimeoutMs?: number;
+  /** Added to the environment of `archlab up` and so of every process it starts (e.g. ARCHLAB_BUS_URL). */
+  env?: Record<string, string>;
 }): Promise<SystemUnderTest> {
   const child = spawn(
     process.execPath,
     [CLI, 'up', '--topology', options.topologyFile, '--data', options.dataDir, '--port', '0'],
     {
-      env: { ...process.env, ARCHLAB_LOG_LEVEL: process.env.ARCHLAB_LOG_LEVEL ?? 'warn' },
+      env: { ...process.env, ARCHLAB_LOG_LEVEL: process.env.ARCHLAB_LOG_LEVEL ?? 'warn', ...options.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );

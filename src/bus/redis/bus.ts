@@ -89,7 +89,8 @@ class RedisBus extends ComposedBus {
  * Connects to the bus at `redis://[user:password@]host[:port][/db][?prefix=<key prefix>]` (prefix
  * default 'archlab:'). Rejects with BusErrors.UNAVAILABLE when the server cannot be reached, BAD_URL
  * for another URL. Once open, the bus reconnects by itself; calls made while the server is away fail
- * with UNAVAILABLE after a short wait, and subscriptions and consumers retry until it is back.
+ * with UNAVAILABLE at once (one already sent when it went away, after about 0.35 s), and
+ * subscriptions and consumers retry with backoff until it is back, then resume where they were.
  */
 export async function openRedisBus(url: string, options: RedisBusOptions = {}): Promise<Bus> {
   const location = parseRedisUrl(url);

@@ -7,8 +7,8 @@ import { BusErrors } from '../errors.ts';
 const DEFAULT_PREFIX = 'archlab:';
 // Short reconnect steps so a restarted server is found again within a second or two.
 const MAX_RECONNECT_DELAY_MS = 1000;
-// A call made while the server is down waits through this many reconnect attempts (about 0.4 s),
-// then fails with BusErrors.UNAVAILABLE so callers can answer 503 or retry, instead of hanging.
+// A call already sent when the connection broke is sent again once it is back, or fails with
+// BusErrors.UNAVAILABLE after this many reconnect attempts (about 0.35 s): never a hang.
 const MAX_RETRIES_PER_REQUEST = 3;
 
 export interface RedisLocation {
@@ -66,6 +66,11 @@ export function parseRedisUrl(url: string): RedisLocation {
     // previous batch, chaining a producer's enqueues to a consumer's acks. The bus batches where it
     // pays instead: enqueues of one tick share a script call, a consumer's ack and read one write.
     enableAutoPipelining: false,
+    // No offline queue: a call made while the connection is down fails at once with UNAVAILABLE, so a
+    // request that needs the broker answers 503 at once and a retry loop backs off. Queued, the call
+    // would wait up to MAX_RETRIES_PER_REQUEST reconnect attempts, seconds once they are
+    // MAX_RECONNECT_DELAY_MS apart, and a caller told it failed might still see it run later.
+    enableOfflineQueue: false,
     maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
     retryStrategy: (times) => Math.min(50 * 2 ** (times - 1), MAX_RECONNECT_DELAY_MS),
   };
@@ -94,10 +99,17 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|READONLY|CLUSTERDOWN
 export function translate(error: unknown, shown: string): unknown {
   if (!(error instanceof Error) || error instanceof AppError) return error;
   if (error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)) return error;
-  return new AppError(503, BusErrors.UNAVAILABLE, `redis bus at ${shown}: ${error.message}`, {
+  return new AppError(503, BusErrors.UNAVAILABLE, `redis bus at ${shown}: ${outageReason(error)}`, {
     cause: error,
     retryable: true,
   });
+}
+
+/** The driver's words for the two ways a call meets an outage, said plainly (the cause keeps them). */
+function outageReason(error: Error): string {
+  if (error.name === 'MaxRetriesPerRequestError') return 'the connection broke and was not back in time';
+  if (error.message.startsWith("Stream isn't writeable")) return 'not connected (the server is down or restarting)';
+  return error.message;
 }
 
 export function closedError(): AppError {
@@ -124,11 +136,28 @@ export async function connect(location: RedisLocation): Promise<Redis> {
   return redis;
 }
 
-/** A connection for blocking reads: they hold it until they return, so it cannot be shared. */
+/**
+ * A connection for blocking reads: they hold it until they return, so it cannot be shared. It connects
+ * on its first read, which waits in its offline queue meanwhile; the loops that use it retry a failed
+ * read, and one waiting when the server comes back is sent at once.
+ */
 export function dedicatedConnection(redis: Redis): Redis {
-  const connection = redis.duplicate();
+  const connection = redis.duplicate({ enableOfflineQueue: true });
   connection.on('error', () => {});
   return connection;
+}
+
+/**
+ * A promise to race against a blocking read, settled by halt() when its loop stops: ioredis never
+ * settles a read that waits for a reconnect when disconnect() comes meanwhile (the broker is down),
+ * so a loop awaiting that read alone could hold close() forever.
+ */
+export function halted(): { halted: Promise<null>; halt: () => void } {
+  let halt!: () => void;
+  const promise = new Promise<null>((resolve) => {
+    halt = () => resolve(null);
+  });
+  return { halted: promise, halt };
 }
 
 /**

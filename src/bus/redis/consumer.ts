@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { isAppError } from '../../kit/errors.ts';
 import { type ResolvedConsumeOptions, resolveConsumeOptions, retryDelayMs } from '../backoff.ts';
 import type { ConsumeOptions, Consumer, Job } from '../bus.ts';
-import type { defineScripts, RedisContext } from './connection.ts';
+import { type defineScripts, halted, type RedisContext } from './connection.ts';
 import { compareEntries, type ReadReply, toJob } from './entries.ts';
 import { GROUP, type QUEUE_SCRIPTS, type QueueKeys } from './queue-scripts.ts';
 
@@ -66,6 +66,8 @@ export class RedisConsumer implements Consumer {
   readonly #running = new Map<string, Delivery>();
   readonly #loop: Promise<void>;
   readonly #renewal: NodeJS.Timeout;
+  /** Settled when close() cuts off a blocking read (see halted()). */
+  readonly #cut = halted();
   #connection: Redis | undefined;
   /** The blocking connection's client id, so wake() can unblock its read. */
   #clientId: number | undefined;
@@ -104,7 +106,10 @@ export class RedisConsumer implements Consumer {
       this.#stopped = true;
       this.#resume?.();
       this.wake();
-      const cutOff = setTimeout(() => this.#connection?.disconnect(), CLOSE_GRACE_MS);
+      const cutOff = setTimeout(() => {
+        this.#cut.halt();
+        this.#connection?.disconnect();
+      }, CLOSE_GRACE_MS);
       await this.#loop;
       clearTimeout(cutOff);
       this.#connection?.disconnect();
@@ -213,7 +218,7 @@ export class RedisConsumer implements Consumer {
     }
     this.#reading = true;
     try {
-      const entries = ((await this.#ctx.guard(read)) as ReadReply)?.[0]?.[1] ?? [];
+      const entries = ((await Promise.race([this.#ctx.guard(read), this.#cut.halted])) as ReadReply)?.[0]?.[1] ?? [];
       this.#busy = entries.length === free;
       // Started even when closing: they are leased to this consumer already.
       for (const [entry, fields] of entries) this.#start(entry, fields, 1);

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../../kit/errors.ts';
 import type { Headers, NewEvent, StreamEvent, SubscribeOptions, Subscription } from '../bus.ts';
 import { BusErrors } from '../errors.ts';
-import { defineScripts, keyPart, LUA_NOW, type RedisContext } from './connection.ts';
+import { defineScripts, halted, keyPart, LUA_NOW, type RedisContext } from './connection.ts';
 
 const DEFAULT_BATCH_SIZE = 100;
 const FIRST_BACKOFF_MS = 50;
@@ -70,6 +70,9 @@ interface SubscriptionState {
   wake: (() => void) | undefined;
   /** The connection its blocking reads use; disconnected to stop a read in progress. */
   readonly connection: Redis;
+  /** Settles when stop() is called, ending a blocking read that may never settle (see halted()). */
+  readonly halted: Promise<null>;
+  readonly halt: () => void;
   done: Promise<void>;
 }
 
@@ -158,6 +161,7 @@ export class RedisStreams {
       stopped: false,
       wake: undefined,
       connection: this.#ctx.dedicated(),
+      ...halted(),
       done: Promise.resolve(),
     };
     this.#subscriptions.add(state);
@@ -216,17 +220,16 @@ export class RedisStreams {
         await commit(position);
         // Returns at once when there is something after `position`, else waits for an append (from
         // any process) up to pollIntervalMs, a bound that keeps a silently dead socket from hanging it.
-        const reply = (await this.#ctx.guard(
-          state.connection.xread(
-            'COUNT',
-            retryCount ?? state.batchSize,
-            'BLOCK',
-            this.#ctx.pollIntervalMs,
-            'STREAMS',
-            keys.log,
-            String(position),
-          ),
-        )) as [string, Entry[]][] | null;
+        const read = state.connection.xread(
+          'COUNT',
+          retryCount ?? state.batchSize,
+          'BLOCK',
+          this.#ctx.pollIntervalMs,
+          'STREAMS',
+          keys.log,
+          String(position),
+        );
+        const reply = (await Promise.race([this.#ctx.guard(read), state.halted])) as [string, Entry[]][] | null;
         batch = (reply?.[0]?.[1] ?? []).map((entry) => toEvent(state.stream, entry));
       } catch (error) {
         if (state.stopped) break;
@@ -287,6 +290,7 @@ function pause(state: SubscriptionState, ms: number): Promise<void> {
 
 function stop(state: SubscriptionState): void {
   state.stopped = true;
+  state.halt();
   state.wake?.();
   // Ends a blocking read at once; the subscription never uses this connection again.
   state.connection.disconnect();
