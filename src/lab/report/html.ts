@@ -2,7 +2,7 @@
 // student can hand in. A pure function of the Report; every string is escaped.
 import { barChart, escapeXml as esc, latencyChart, timelineChart } from './charts.ts';
 import { ms, num, percent, worstText } from './format.ts';
-import { commandsText, HOP_HEAD, holdsAll, hopRows } from './markdown.ts';
+import { commandsText, faultLog, HOP_HEAD, holdsAll, hopRows } from './markdown.ts';
 import type { Report, ReportVariant } from './render.ts';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:960px;color:#222;padding:0 1rem}
@@ -76,6 +76,7 @@ function variantSection(v: ReportVariant): string {
   parts.push('<h3>Latency distribution</h3>', latencyChart(v.name, v.metrics));
   const f = faults(v);
   if (f !== '') parts.push('<h3>Faults</h3>', f);
+  if (v.run.faults.length > 0) parts.push(`<p class="note">Faults carried out: ${esc(faultLog(v))}.</p>`);
   parts.push(
     `<p class="note">Detection worst: ${esc(worstText(v.metrics.detection))}; recovery worst: ${esc(worstText(v.metrics.recovery))}; back to steady worst: ${esc(worstText(v.metrics.steady))}.</p>`,
   );

@@ -38,6 +38,16 @@ function summaryRow({ name, metrics: m }: ReportVariant): string[] {
   ];
 }
 
+/** Every fault of the run (request and broker faults too) with the moment it was carried out. */
+export function faultLog(v: ReportVariant): string {
+  return v.run.faults
+    .map(
+      (f) =>
+        `${num((f.at - v.run.startedAt) / 1000, 3)} s ${f.action} ${f.target}${f.ok ? '' : ` (failed: ${f.error})`}`,
+    )
+    .join('; ');
+}
+
 function faultsTable(variant: ReportVariant): string {
   const rows = variant.metrics.faults.map((f) => [
     `${num(f.offsetMs / 1000, 3)} s`,
@@ -122,6 +132,7 @@ export function renderMarkdown(report: Report): string {
       out.push(table(['hypothesis', 'threshold', 'measured', 'result'], rows), '');
     }
     if (v.metrics.faults.length > 0) out.push(faultsTable(v), '');
+    if (v.run.faults.length > 0) out.push(`Faults carried out: ${cell(faultLog(v))}.`, '');
     const outcomes = Object.entries(v.metrics.outcomes)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, n]) => `${k}: ${n}`);
