@@ -115,7 +115,11 @@ test('writes report.json, report.md and report.html with a chart per view and th
   assert.match(md, /^# passive redundancy: some hypothesis line fails/);
   assert.match(md, /\| availability\.worstWindow \| ≥ 90\.000 % \| 50\.000 % \(window at 8 s\) \| \*\*FAILS\*\* \|/);
   assert.match(md, /\*\*passive: the generator was the bottleneck\*\*/);
-  assert.match(md, /Faults carried out: 8 s kill registration-1; 14 s restart registration-1\./, 'restart is listed too');
+  assert.match(
+    md,
+    /Faults carried out: 8 s kill registration-1; 14 s restart registration-1\./,
+    'restart is listed too',
+  );
   assert.doesNotMatch(md, /none: the generator was the bottleneck/);
   assert.match(md, /## Comparison/);
   assert.match(md, /archlab experiment run experiments\/passive\.yaml/);
