@@ -3,17 +3,11 @@ import net from 'node:net';
 import { it } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort } from '../../test/helpers/ports.ts';
+import { needRedisServer } from '../../test/helpers/redis.ts';
 import { tmpDir } from '../../test/helpers/tmp.ts';
-import { redisServerMissing, startBroker, waitForPing } from './broker.ts';
+import { startBroker, waitForPing } from './broker.ts';
 
 /** Outside CI a missing redis-server skips these tests, visibly; with CI=true it fails them. */
-function needRedisServer(): string | false {
-  const missing = redisServerMissing();
-  if (!missing) return false;
-  if (process.env.CI === 'true') throw new Error(`${missing} (CI=true requires it)`);
-  console.warn(`# skipped: ${missing}`);
-  return missing;
-}
 
 const skip = needRedisServer();
 

@@ -8,22 +8,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { redisServerMissing } from '../../src/lab/broker.ts';
 import type { Report } from '../../src/lab/report/index.ts';
 import type { InstanceStatus } from '../../src/supervisor/run-file.ts';
+import { needRedisServer } from '../helpers/redis.ts';
 import { CLI } from '../helpers/system.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const SALES_TOPOLOGY = new URL('../../experiments/topologies/sales.yaml', import.meta.url).pathname;
-
-function needRedisServer(): string | false {
-  const missing = redisServerMissing();
-  if (!missing) return false;
-  if (process.env.CI === 'true') throw new Error(`${missing} (CI=true requires it)`);
-  console.warn(`# skipped: ${missing}`);
-  return missing;
-}
 
 const EXPERIMENT = `name: short-broker-outage
 topology: ${SALES_TOPOLOGY}

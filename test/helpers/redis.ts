@@ -1,6 +1,7 @@
 // Direct Redis access for tests: remove every key a test created under its prefix (never FLUSH: the
 // server on 6379 is shared).
 import { Redis } from 'ioredis';
+import { redisServerMissing } from '../../src/lab/broker.ts';
 import { REDIS_URL } from './services.ts';
 
 export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<number> {
@@ -18,4 +19,16 @@ export async function deleteKeys(prefix: string, url = REDIS_URL): Promise<numbe
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * False when `redis-server` can be started here; otherwise the reason, after a visible skip notice
+ * (or an error under CI=true, where a missing server must fail the run).
+ */
+export function needRedisServer(): string | false {
+  const missing = redisServerMissing();
+  if (!missing) return false;
+  if (process.env.CI === 'true') throw new Error(`${missing} (CI=true requires it)`);
+  console.warn(`# skipped: ${missing}`);
+  return missing;
 }

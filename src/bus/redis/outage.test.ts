@@ -3,9 +3,10 @@
 // and consumers resume by themselves once it is back.
 import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
+import { needRedisServer } from '../../../test/helpers/redis.ts';
 import { tmpDir } from '../../../test/helpers/tmp.ts';
 import { waitFor, within } from '../../../test/helpers/wait-for.ts';
-import { redisServerMissing, startBroker } from '../../lab/broker.ts';
+import { startBroker } from '../../lab/broker.ts';
 import type { Bus, StreamEvent } from '../bus.ts';
 import { BusErrors } from '../errors.ts';
 import { openRedisBus } from './bus.ts';
@@ -13,14 +14,6 @@ import type { RedisContext } from './connection.ts';
 import { type QueueScript, RedisConsumer } from './consumer.ts';
 import { queueKeys } from './queues.ts';
 import { RedisStreams } from './streams.ts';
-
-function needRedisServer(): string | false {
-  const missing = redisServerMissing();
-  if (!missing) return false;
-  if (process.env.CI === 'true') throw new Error(`${missing} (CI=true requires it)`);
-  console.warn(`# skipped: ${missing}`);
-  return missing;
-}
 
 const skip = needRedisServer();
 
